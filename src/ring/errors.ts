@@ -11,13 +11,26 @@ import util from 'node:util';
 
 const systemErrors = util.getSystemErrorMap();
 
+/** Linux errnos io_uring returns that libuv has no name for. */
+const LINUX_ONLY_ERRNOS: Record<number, [string, string]> = {
+  53: ['EBADR', 'invalid request descriptor (completions were dropped)'],
+  62: ['ETIME', 'timer expired'],
+  77: ['EBADFD', 'file descriptor in bad state'],
+  121: ['EREMOTEIO', 'remote I/O error'],
+  512: ['ERESTARTSYS', 'interrupted system call, to be restarted'],
+};
+
+function lookup(errno: number): [string, string] | undefined {
+  return systemErrors.get(-Math.abs(errno)) ?? LINUX_ONLY_ERRNOS[Math.abs(errno)];
+}
+
 /** 'ENOENT' for -2 or 2. */
 export function errnoName(errno: number): string {
-  return systemErrors.get(-Math.abs(errno))?.[0] ?? `E${Math.abs(errno)}`;
+  return lookup(errno)?.[0] ?? `E${Math.abs(errno)}`;
 }
 /** 'no such file or directory' for -2 or 2. */
 export function errnoMessage(errno: number): string {
-  return systemErrors.get(-Math.abs(errno))?.[1] ?? 'unknown error';
+  return lookup(errno)?.[1] ?? 'unknown error';
 }
 
 export interface UringErrorDetails {

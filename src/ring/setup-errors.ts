@@ -45,8 +45,8 @@ export function explainSetupFailure(errno: number, entries: number, p: ResolvedP
       const combo = invalidCombination(p.flags);
       if (combo) return `EINVAL: ${combo}.`;
       const parts = [
-        `EINVAL: the kernel rejected the parameters (entries ${entries}, flags ${setupFlagNames(p.flags).join('|') || '0'}).`,
-        'Either a flag is newer than this kernel (see `uring doctor` for the flags it accepts)',
+        `EINVAL: the kernel rejected the parameters (entries ${entries}, flags ${setupFlagNames(p.flags).join('|') || '0'}):`,
+        'a flag may be newer than this kernel (`uring doctor` lists the flags it accepts)',
       ];
       if (p.flags & IORING_SETUP_SQ_AFF) parts.push(`or sq_thread_cpu ${p.sq_thread_cpu} is not an online CPU this process may use`);
       if (p.flags & IORING_SETUP_ATTACH_WQ) parts.push(`or wq_fd ${p.wq_fd} is not an io_uring file descriptor`);
@@ -72,6 +72,10 @@ export function explainSetupFailure(errno: number, entries: number, p: ResolvedP
       return 'EFAULT: params (or the memory given for IORING_SETUP_NO_MMAP) is outside the accessible address space.';
     case 'ENOSYS':
       return 'ENOSYS: this kernel has no io_uring_setup system call (io_uring not built in, or a kernel older than 5.1), or a seccomp filter makes it fail with ENOSYS, as container runtimes do.';
+    case 'ENXIO':
+      return p.flags & IORING_SETUP_ATTACH_WQ
+        ? `ENXIO: wq_fd ${p.wq_fd} given with IORING_SETUP_ATTACH_WQ is not an open file descriptor.`
+        : 'ENXIO: io_uring_setup(2) failed.';
     case 'EBADF':
       return p.flags & IORING_SETUP_ATTACH_WQ
         ? `EBADF: wq_fd ${p.wq_fd} given with IORING_SETUP_ATTACH_WQ is not an open file descriptor.`
