@@ -296,7 +296,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
  * through napi_make_callback (so promise reactions run right after it).
  * JavaScript decides when the handle keeps the loop alive (ref/unref). */
 typedef struct watcher {
-  uv_poll_t poll;
+  /* Allocated with uv_handle_size(UV_POLL): the running libuv's size, which
+   * need not match sizeof(uv_poll_t) in the headers the addon was built with. */
+  uv_poll_t *poll;
   napi_env env;
   napi_ref callback;
   napi_async_context async;
@@ -310,22 +312,27 @@ static void watcher_on_event(uv_poll_t *handle, int status, int events) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn, recv, argv[1], result;
+  /* napi_make_callback needs an object receiver; it then drains the
+   * microtask queue, so promise reactions run right after the callback. */
   if (napi_get_reference_value(env, w->callback, &fn) == napi_ok && fn &&
-      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_get_global(env, &recv) == napi_ok &&
       napi_create_int32(env, status < 0 ? status : events, &argv[0]) == napi_ok) {
     napi_make_callback(env, w->async, recv, fn, 1, argv, &result);
   }
   napi_close_handle_scope(env, scope);
 }
 
-static void watcher_free(uv_handle_t *handle) { free(handle->data); }
+static void watcher_free(uv_handle_t *handle) {
+  free(handle->data);
+  free(handle);
+}
 
 static void watcher_release(watcher_t *w) {
   if (w->closed) return;
   w->closed = 1;
   napi_delete_reference(w->env, w->callback);
   napi_async_destroy(w->env, w->async);
-  uv_close((uv_handle_t *)&w->poll, watcher_free);
+  uv_close((uv_handle_t *)w->poll, watcher_free);
 }
 
 static void watcher_finalize(napi_env env, void *data, void *hint) {
@@ -352,22 +359,28 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
   CHECK(napi_get_uv_event_loop(env, &loop));
   watcher_t *w = calloc(1, sizeof(*w));
   if (!w) return make_int(env, -ENOMEM);
-  int rc = uv_poll_init(loop, &w->poll, (int)fd);
+  w->poll = calloc(1, uv_handle_size(UV_POLL));
+  if (!w->poll) {
+    free(w);
+    return make_int(env, -ENOMEM);
+  }
+  int rc = uv_poll_init(loop, w->poll, (int)fd);
   if (rc < 0) {
+    free(w->poll);
     free(w);
     return make_int(env, rc);
   }
-  w->poll.data = w;
+  w->poll->data = w;
   w->env = env;
   napi_value name, ext;
   napi_create_string_utf8(env, "uring:completion", NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
       napi_async_init(env, NULL, name, &w->async) != napi_ok) {
-    uv_close((uv_handle_t *)&w->poll, watcher_free);
+    uv_close((uv_handle_t *)w->poll, watcher_free);
     return NULL;
   }
-  uv_unref((uv_handle_t *)&w->poll);
-  rc = uv_poll_start(&w->poll, UV_READABLE, watcher_on_event);
+  uv_unref((uv_handle_t *)w->poll);
+  rc = uv_poll_start(w->poll, UV_READABLE, watcher_on_event);
   if (rc < 0) {
     watcher_release(w);
     return make_int(env, rc);
@@ -385,8 +398,8 @@ static napi_value js_watch_ref(napi_env env, napi_callback_info info) {
   if (!w) return NULL;
   CHECK(napi_get_value_bool(env, argv[1], &on));
   if (!w->closed) {
-    if (on) uv_ref((uv_handle_t *)&w->poll);
-    else uv_unref((uv_handle_t *)&w->poll);
+    if (on) uv_ref((uv_handle_t *)w->poll);
+    else uv_unref((uv_handle_t *)w->poll);
   }
   return NULL;
 }
@@ -398,7 +411,7 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   watcher_t *w = watcher_of(env, argv[0]);
   if (!w) return NULL;
   if (!w->closed) {
-    uv_poll_stop(&w->poll);
+    uv_poll_stop(w->poll);
     watcher_release(w);
   }
   return NULL;
