@@ -322,23 +322,25 @@ static void watcher_on_event(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static void watcher_free(uv_handle_t *handle) {
-  free(handle->data);
-  free(handle);
-}
+/* The poll handle's memory is freed when libuv is done with it; the
+ * watcher record itself belongs to the JavaScript External and is freed by
+ * its finalizer, so a stale External never points at freed memory. */
+static void poll_free(uv_handle_t *handle) { free(handle); }
 
 static void watcher_release(watcher_t *w) {
   if (w->closed) return;
   w->closed = 1;
   napi_delete_reference(w->env, w->callback);
   napi_async_destroy(w->env, w->async);
-  uv_close((uv_handle_t *)w->poll, watcher_free);
+  uv_poll_stop(w->poll);
+  uv_close((uv_handle_t *)w->poll, poll_free);
 }
 
 static void watcher_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   watcher_release(data);
+  free(data);
 }
 
 static watcher_t *watcher_of(napi_env env, napi_value v) {
@@ -376,13 +378,15 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "uring:completion", NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
       napi_async_init(env, NULL, name, &w->async) != napi_ok) {
-    uv_close((uv_handle_t *)w->poll, watcher_free);
+    uv_close((uv_handle_t *)w->poll, poll_free);
+    free(w);
     return NULL;
   }
   uv_unref((uv_handle_t *)w->poll);
   rc = uv_poll_start(w->poll, UV_READABLE, watcher_on_event);
   if (rc < 0) {
     watcher_release(w);
+    free(w);
     return make_int(env, rc);
   }
   CHECK(napi_create_external(env, w, watcher_finalize, NULL, &ext));
@@ -410,10 +414,7 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 1, argv)) return NULL;
   watcher_t *w = watcher_of(env, argv[0]);
   if (!w) return NULL;
-  if (!w->closed) {
-    uv_poll_stop(w->poll);
-    watcher_release(w);
-  }
+  watcher_release(w);
   return NULL;
 }
 

@@ -11,3 +11,5 @@
  * loaded only by uring/ring and what stands on it.
  */
 export * as abi from './abi/index.js';
+export * as fs from './fs/index.js';
+export { backend, type BackendInfo } from './fs/backend.js';

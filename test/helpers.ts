@@ -49,3 +49,15 @@ export function distUrl(rel: string): string {
 
 /** A non-root uid that exists for dropping privileges (nobody). */
 export const NOBODY = 65534;
+
+let seccompBinary: string | null | undefined;
+/** Builds (once) the seccomp helper that denies io_uring to a command; null without a C compiler. */
+export function seccompHelper(): string | null {
+  if (seccompBinary !== undefined) return seccompBinary;
+  const src = path.join(ROOT, 'test', 'tools', 'seccomp-deny-io-uring.c');
+  const out = path.join(tempDir('uring-seccomp-'), 'seccomp-deny-io-uring');
+  const r = spawnSync('cc', ['-O1', '-o', out, src], { encoding: 'utf8' });
+  seccompBinary = r.status === 0 ? out : null;
+  if (seccompBinary === null) console.log(`# seccomp helper not built: ${r.stderr || r.error}`);
+  return seccompBinary;
+}

@@ -50,11 +50,11 @@ export class UringError extends Error {
   readonly errno: number;
   /** The syscall or operation that failed ('io_uring_setup', 'read', …). */
   readonly syscall: string;
-  readonly path?: string;
-  readonly dest?: string;
+  declare readonly path?: string;
+  declare readonly dest?: string;
   /** The cause and the fix, when known. */
-  readonly explanation?: string;
-  readonly info?: Record<string, unknown>;
+  declare readonly explanation?: string;
+  declare readonly info?: Record<string, unknown>;
 
   constructor(errno: number, syscall: string, details: UringErrorDetails = {}) {
     const code = errnoName(errno);

@@ -1,0 +1,28 @@
+/**
+ * driver/ — io_uring on Node's event loop. One driver (ring) per thread,
+ * created lazily on first use with the best flags this kernel offers.
+ */
+import { isMainThread, threadId } from 'node:worker_threads';
+import { Driver, type DriverOptions } from './driver.js';
+import { IO } from './io.js';
+
+export { Driver, type DriverOptions, type Completion } from './driver.js';
+export { IO, type OpOptions, toPathBuffer } from './io.js';
+
+let current: IO | null = null;
+
+/** This thread's IO (and its driver), created on first call. Throws a UringError if no ring can be made. */
+export function io(options?: DriverOptions): IO {
+  if (current === null || current.driver.ring.isClosed) current = new IO(new Driver(options));
+  return current;
+}
+
+/** Closes this thread's driver: cancels and drains what is in flight. */
+export async function closeIo(): Promise<void> {
+  const c = current;
+  current = null;
+  if (c) await c.driver.close();
+}
+
+/** Which thread this module's driver belongs to. */
+export const owner = { isMainThread, threadId };

@@ -1,0 +1,44 @@
+/**
+ * The backend of the fs API, chosen once per thread: io_uring when a ring
+ * can be created, otherwise node:fs with the reason recorded. The choice can
+ * be forced with URING_BACKEND=node (or =io_uring to fail loudly).
+ */
+import type { IO } from '../driver/io.js';
+
+export interface BackendInfo {
+  name: 'io_uring' | 'node:fs';
+  /** Why the fallback is in use: the error of the failed ring setup, or the environment switch. */
+  reason?: string;
+  /** The error behind the fallback, if any (a UringError with its explanation). */
+  error?: Error;
+}
+
+let chosen: { info: BackendInfo; io: IO | null } | null = null;
+let loading: Promise<{ info: BackendInfo; io: IO | null }> | null = null;
+
+/** Resolves the backend (once). */
+export function resolveBackend(): Promise<{ info: BackendInfo; io: IO | null }> {
+  if (chosen) return Promise.resolve(chosen);
+  loading ??= (async () => {
+    const forced = process.env.URING_BACKEND;
+    if (forced === 'node' || forced === 'node:fs') {
+      chosen = { info: { name: 'node:fs', reason: 'URING_BACKEND=node forces the node:fs backend' }, io: null };
+      return chosen;
+    }
+    try {
+      const driver = await import('../driver/index.js');
+      chosen = { info: { name: 'io_uring' }, io: driver.io() };
+    } catch (e) {
+      if (forced === 'io_uring') throw e;
+      const err = e as Error;
+      chosen = { info: { name: 'node:fs', reason: err.message.split('\n').join(' '), error: err }, io: null };
+    }
+    return chosen;
+  })();
+  return loading;
+}
+
+/** The active backend and, for the fallback, why. */
+export async function backend(): Promise<BackendInfo> {
+  return (await resolveBackend()).info;
+}

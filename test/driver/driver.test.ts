@@ -1,0 +1,198 @@
+/**
+ * The event-loop driver on the real kernel: batching (one io_uring_enter per
+ * turn), promise and callback APIs, AbortSignal cancellation, timeouts,
+ * linked chains, fixed buffers, GC safety of in-flight buffers, close
+ * draining, and the process exiting when idle.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Driver, IO } from '../../src/driver/index.js';
+import { native, registerBuffers } from '../../src/ring/index.js';
+import { distUrl, runChild, tempDir } from '../helpers.js';
+
+const dir = tempDir();
+
+function fifo(): { r: number; w: number; close(): void } {
+  const file = path.join(tempDir(), 'fifo');
+  assert.equal(spawnSync('mkfifo', [file]).status, 0);
+  const r = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const w = fs.openSync(file, fs.constants.O_WRONLY);
+  return { r, w, close: () => { fs.closeSync(r); fs.closeSync(w); } };
+}
+
+for (const taskrun of ['coop', 'defer', 'plain'] as const) {
+  test(`read/write round trip and completion wake-up (${taskrun})`, async () => {
+    const io = new IO(new Driver({ taskrun }));
+    const file = path.join(dir, `rw-${taskrun}`);
+    const fd = await io.open(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o644);
+    assert.equal(await io.write(fd, Buffer.from('hello io_uring'), 0), 14);
+    const buf = Buffer.alloc(14);
+    assert.equal(await io.read(fd, buf, 0), 14);
+    assert.equal(buf.toString(), 'hello io_uring');
+    // A completion that arrives later wakes the loop through the readiness watcher.
+    const p = fifo();
+    const pending = io.read(p.r, buf, -1);
+    setTimeout(() => fs.writeSync(p.w, 'late'), 20);
+    assert.equal(await pending, 4);
+    p.close();
+    await io.close(fd);
+    await io.driver.close();
+  });
+}
+
+test('ops started in one turn go to the kernel in one io_uring_enter', async () => {
+  const io = new IO(new Driver());
+  const original = native.enter;
+  let enters = 0;
+  (native as { enter: typeof native.enter }).enter = (...args) => { enters++; return original(...args); };
+  try {
+    const results = await Promise.all(Array.from({ length: 64 }, () => io.nop()));
+    assert.equal(results.length, 64);
+    assert.ok(results.every((r) => r === 0));
+    assert.equal(enters, 1, 'one enter for a batch of 64 NOPs, completions reaped without a syscall');
+  } finally {
+    (native as { enter: typeof native.enter }).enter = original;
+  }
+  await io.driver.close();
+});
+
+test('AbortSignal cancels an in-flight op (AbortError); timeout cancels with ETIMEDOUT', async () => {
+  const io = new IO(new Driver());
+  const p = fifo();
+  const ac = new AbortController();
+  const buf = Buffer.alloc(8);
+  const pending = io.read(p.r, buf, -1, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 10);
+  await assert.rejects(pending, { name: 'AbortError', code: 'ABORT_ERR' });
+  assert.throws(() => io.read(p.r, buf, -1, { signal: AbortSignal.abort() }), { name: 'AbortError' }, 'an aborted signal throws before any SQE exists');
+  const t0 = Date.now();
+  await assert.rejects(io.read(p.r, buf, -1, { timeout: 30 }), { code: 'ETIMEDOUT', syscall: 'read' });
+  assert.ok(Date.now() - t0 >= 25);
+  assert.equal(io.driver.pending, 0);
+  p.close();
+  await io.driver.close();
+});
+
+test('linked chains: a failing op cancels the rest with ECANCELED', async () => {
+  const io = new IO(new Driver());
+  const file = path.join(dir, 'chain');
+  fs.writeFileSync(file, 'chain-data');
+  const fd = fs.openSync(file, 'r');
+  const a = Buffer.alloc(5);
+  const b = Buffer.alloc(5);
+  const ok = await io.link(() => io.read(fd, a, 0), () => io.read(fd, b, 5));
+  assert.deepEqual(ok.map((r) => r.status), ['fulfilled', 'fulfilled']);
+  assert.equal(a.toString() + b.toString(), 'chain-data');
+  const bad = await io.link(() => io.read(1_000_000, a, 0), () => io.nop(), () => io.nop());
+  assert.deepEqual(bad.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : r.value)), ['EBADF', 'ECANCELED', 'ECANCELED']);
+  fs.closeSync(fd);
+  await io.driver.close();
+});
+
+test('callback API and fixed buffers: many ops, each completes exactly once', async () => {
+  const io = new IO(new Driver({ entries: 64 }));
+  const file = path.join(dir, 'cb');
+  const data = Buffer.alloc(1 << 20);
+  for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+  fs.writeFileSync(file, data);
+  const fd = fs.openSync(file, 'r');
+  const pool = Buffer.alloc(4096 * 8);
+  registerBuffers(io.driver.ring, [pool]);
+  const counts = new Uint8Array(256);
+  let done = 0;
+  await new Promise<void>((resolve, reject) => {
+    const onRead = (res: number, i: number): void => {
+      if (res !== 4096) return reject(new Error(`op ${i}: ${res}`));
+      counts[i]++;
+      if (++done === 256) resolve();
+    };
+    for (let i = 0; i < 256; i++) {
+      const slot = i % 8;
+      io.readFixedInto(fd, pool, slot * 4096, 4096, (i % 256) * 4096, 0, false, onRead, i);
+    }
+  });
+  assert.ok(counts.every((c) => c === 1));
+  fs.closeSync(fd);
+  await io.driver.close();
+});
+
+test('in-flight buffers survive forced GC while the kernel fills them', async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const io = new IO(new Driver());
+  const p = fifo();
+  const results: Promise<number>[] = [];
+  for (let i = 0; i < 16; i++) results.push(io.read(p.r, Buffer.alloc(64), -1).catch(() => -1));
+  for (let i = 0; i < 20; i++) {
+    gc?.();
+    await new Promise((r) => setImmediate(r));
+  }
+  fs.writeSync(p.w, Buffer.alloc(16 * 64, 7));
+  const got = await Promise.all(results);
+  assert.equal(got.reduce((a, b) => a + b, 0), 16 * 64);
+  p.close();
+  await io.driver.close();
+});
+
+test('close() cancels and drains in-flight ops; their promises reject; later calls fail clearly', async () => {
+  const io = new IO(new Driver());
+  const p = fifo();
+  const inflight = Array.from({ length: 100 }, () => io.read(p.r, Buffer.alloc(8), -1));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(io.driver.pending, 100);
+  await io.driver.close();
+  const settled = await Promise.allSettled(inflight);
+  assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as { code: string }).code === 'ECANCELED'));
+  assert.equal(io.driver.ring.isClosed, true);
+  assert.equal(io.driver.ring.cqU32.length, 0, 'ring memory unmapped');
+  assert.throws(() => io.nop(), { code: 'ERR_URING_RING_CLOSED' });
+  p.close();
+});
+
+test('bad arguments are rejected before any SQE exists', async () => {
+  const io = new IO(new Driver());
+  assert.throws(() => io.read(-1, Buffer.alloc(1)), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => io.read('3' as unknown as number, Buffer.alloc(1)), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => io.read(0, 'x' as unknown as Buffer), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => io.read(0, Buffer.alloc(4), 0, { length: 5 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => io.read(0, Buffer.alloc(4), 1.5), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => io.open('a\0b', 0), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.equal(io.driver.ring.sqReady(), 0, 'no SQE was prepared');
+  assert.equal(await io.nop(), 0, 'the driver stays usable');
+  await io.driver.close();
+});
+
+test('the process exits when nothing is in flight (the watcher does not hold the loop)', () => {
+  const r = runChild(`
+    import { io } from ${JSON.stringify(distUrl('driver/index.js'))};
+    const n = await io().nop();
+    console.log(JSON.stringify({ n }));
+  `, { timeout: 10_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.json, { n: 0 });
+});
+
+test('each worker thread gets its own ring', () => {
+  const r = runChild(`
+    import { Worker } from 'node:worker_threads';
+    import fs from 'node:fs';
+    import { io } from ${JSON.stringify(distUrl('driver/index.js'))};
+    const mainFd = io().driver.ring.fd;
+    const file = new URL('./worker.mjs', import.meta.url);
+    fs.writeFileSync(file, \`
+      import { io } from ${JSON.stringify(distUrl('driver/index.js'))};
+      import { parentPort } from 'node:worker_threads';
+      const i = io();
+      parentPort.postMessage({ fd: i.driver.ring.fd, nop: await i.nop() });
+      await i.driver.close();
+    \`);
+    const w = new Worker(file);
+    const msg = await new Promise((res) => w.once('message', res));
+    console.log(JSON.stringify({ distinct: msg.fd !== mainFd, nop: msg.nop }));
+    await io().driver.close();
+  `, { timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.json, { distinct: true, nop: 0 });
+});
