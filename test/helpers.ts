@@ -61,3 +61,13 @@ export function seccompHelper(): string | null {
   if (seccompBinary === null) console.log(`# seccomp helper not built: ${r.stderr || r.error}`);
   return seccompBinary;
 }
+
+/** A pipe (through a FIFO) with both ends open: reads on `r` wait until `w` is written. */
+export function fifo(): { r: number; w: number; close(): void } {
+  const file = path.join(tempDir('uring-fifo-'), 'fifo');
+  const made = spawnSync('mkfifo', [file]);
+  if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
+  const r = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const w = fs.openSync(file, fs.constants.O_WRONLY);
+  return { r, w, close: () => { fs.closeSync(r); fs.closeSync(w); } };
+}

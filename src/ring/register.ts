@@ -15,7 +15,7 @@ import {
   iovec,
 } from '../abi/structs.js';
 import {
-  invalidArgType, invalidArgValue, UringError, validateBuffer, validateFd, validateInteger,
+  errnoName, invalidArgType, invalidArgValue, UringError, validateBuffer, validateFd, validateInteger,
   validateU32,
 } from './errors.js';
 import { addressOf, addressOfBuffer, Scratch, writeU64 } from './memory.js';
@@ -57,18 +57,10 @@ export function register(ring: Ring, opcode: number, arg: number, nrArgs: number
   }
   const ret = native.register(fd, op, arg, nrArgs);
   if (ret < 0) {
-    const error = new UringError(ret, 'io_uring_register', { info: { opcode: what } });
-    const explanation = REGISTER_EXPLANATIONS[error.code];
-    if (explanation) {
-      return throwWith(ret, what, explanation);
-    }
-    throw error;
+    const explanation = REGISTER_EXPLANATIONS[errnoName(ret)];
+    throw new UringError(ret, 'io_uring_register', { explanation: explanation && `${what}: ${explanation}`, info: { opcode: what } });
   }
   return ret;
-}
-
-function throwWith(errno: number, what: string, explanation: string): never {
-  throw new UringError(errno, 'io_uring_register', { explanation: `${what}: ${explanation}`, info: { opcode: what } });
 }
 
 function iovecsOf(buffers: readonly ArrayBufferView[], name: string): Scratch {
@@ -89,13 +81,17 @@ export function registerBuffers(ring: Ring, buffers: readonly ArrayBufferView[])
   pins(ring).buffers = [...buffers];
 }
 
-/** io_uring_register_buffers_sparse(3): `nr` empty buffer slots, filled later by registerBuffersUpdate. */
-export function registerBuffersSparse(ring: Ring, nr: number): void {
-  validateInteger(nr, 'nr', 1, 1 << 16);
+/** IORING_REGISTER_{FILES,BUFFERS}2 with IORING_RSRC_REGISTER_SPARSE: `nr` empty slots. */
+function registerSparse(ring: Ring, opcode: number, what: string, nr: number): void {
   const reg = new Scratch(io_uring_rsrc_register.size);
   reg.u32[io_uring_rsrc_register.off.nr >> 2] = nr;
   reg.u32[io_uring_rsrc_register.off.flags >> 2] = IORING_RSRC_REGISTER_SPARSE;
-  register(ring, R.IORING_REGISTER_BUFFERS2, reg.address, io_uring_rsrc_register.size, 'IORING_REGISTER_BUFFERS2');
+  register(ring, opcode, reg.address, io_uring_rsrc_register.size, what);
+}
+
+/** io_uring_register_buffers_sparse(3): `nr` empty buffer slots, filled later by registerBuffersUpdate. */
+export function registerBuffersSparse(ring: Ring, nr: number): void {
+  registerSparse(ring, R.IORING_REGISTER_BUFFERS2, 'IORING_REGISTER_BUFFERS2', validateInteger(nr, 'nr', 1, 1 << 16));
   pins(ring).buffers = new Array(nr);
 }
 
@@ -138,11 +134,7 @@ export function registerFiles(ring: Ring, fds: readonly number[]): void {
 
 /** io_uring_register_files_sparse(3): `nr` empty file slots. */
 export function registerFilesSparse(ring: Ring, nr: number): void {
-  validateInteger(nr, 'nr', 1, 1 << 20);
-  const reg = new Scratch(io_uring_rsrc_register.size);
-  reg.u32[io_uring_rsrc_register.off.nr >> 2] = nr;
-  reg.u32[io_uring_rsrc_register.off.flags >> 2] = IORING_RSRC_REGISTER_SPARSE;
-  register(ring, R.IORING_REGISTER_FILES2, reg.address, io_uring_rsrc_register.size, 'IORING_REGISTER_FILES2');
+  registerSparse(ring, R.IORING_REGISTER_FILES2, 'IORING_REGISTER_FILES2', validateInteger(nr, 'nr', 1, 1 << 20));
 }
 
 /** io_uring_register_files_update(3): replaces files from slot `offset` (-1 clears, -2 skips). Returns how many were updated. */

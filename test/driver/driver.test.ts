@@ -5,23 +5,14 @@
  * draining, and the process exiting when idle.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Driver, IO } from '../../src/driver/index.js';
 import { native, registerBuffers } from '../../src/ring/index.js';
-import { distUrl, runChild, tempDir } from '../helpers.js';
+import { distUrl, fifo, runChild, tempDir } from '../helpers.js';
 
 const dir = tempDir();
-
-function fifo(): { r: number; w: number; close(): void } {
-  const file = path.join(tempDir(), 'fifo');
-  assert.equal(spawnSync('mkfifo', [file]).status, 0);
-  const r = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const w = fs.openSync(file, fs.constants.O_WRONLY);
-  return { r, w, close: () => { fs.closeSync(r); fs.closeSync(w); } };
-}
 
 for (const taskrun of ['coop', 'defer', 'plain'] as const) {
   test(`read/write round trip and completion wake-up (${taskrun})`, async () => {

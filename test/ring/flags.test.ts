@@ -3,7 +3,6 @@
  * the documented error occurs) and the flag's effect is observed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -17,7 +16,7 @@ import {
   allocRingMemory, enableRings, freeRingMemory, native, prepNop, prepRead, queueInit, queueInitParams,
   type Ring, UringError,
 } from '../../src/ring/index.js';
-import { kernelVersion, tempDir } from '../helpers.js';
+import { fifo, kernelVersion, tempDir } from '../helpers.js';
 
 function nop(ring: Ring, userData: number): void {
   const sqe = ring.getSqe();
@@ -51,14 +50,6 @@ function countEnters<T>(fn: () => T): { result: T; enters: number } {
   }
 }
 
-function pipe(): { r: number; w: number; close(): void } {
-  // A FIFO gives a pipe with two fds from Node alone.
-  const fifo = path.join(tempDir(), 'fifo');
-  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
-  const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const w = fs.openSync(fifo, fs.constants.O_WRONLY);
-  return { r, w, close: () => { fs.closeSync(r); fs.closeSync(w); } };
-}
 
 
 test('IORING_SETUP_IOPOLL: created; buffered (non-O_DIRECT) file reads are refused', () => {
@@ -183,7 +174,7 @@ test('IORING_SETUP_SUBMIT_ALL: continues past a bad SQE; without it the batch st
 test('IORING_SETUP_COOP_TASKRUN + TASKRUN_FLAG: IORING_SQ_TASKRUN flags pending work; peekCqe flushes it', async () => {
   assert.throws(() => queueInit(8, { taskrunFlag: true }), { code: 'EINVAL' });
   const ring = queueInit(8, { coopTaskrun: true, taskrunFlag: true });
-  const p = pipe();
+  const p = fifo();
   const buf = Buffer.alloc(8);
   const sqe = ring.getSqe()!;
   prepRead(sqe, p.r, buf, 8, -1);
@@ -240,7 +231,7 @@ test('IORING_SETUP_SINGLE_ISSUER: another thread cannot submit (EEXIST)', async 
 test('IORING_SETUP_DEFER_TASKRUN: completions are posted only when the task enters the kernel', async () => {
   assert.throws(() => queueInit(8, { deferTaskrun: true }), (e: UringError) => e.code === 'EINVAL' && /SINGLE_ISSUER/.test(e.message));
   const ring = queueInit(8, { singleIssuer: true, deferTaskrun: true });
-  const p = pipe();
+  const p = fifo();
   const buf = Buffer.alloc(8);
   const sqe = ring.getSqe()!;
   prepRead(sqe, p.r, buf, 8, -1);

@@ -18,7 +18,7 @@ import {
   registerFilesSparse, registerEventfd, unregisterEventfd, native, registerPersonality,
   unregisterPersonality, registerIowqMaxWorkers, prepFsync, prepPollAdd, type Ring,
 } from '../../src/ring/index.js';
-import { tempDir } from '../helpers.js';
+import { fifo, tempDir } from '../helpers.js';
 
 const dir = tempDir();
 
@@ -206,7 +206,7 @@ test('timeouts: expiry (-ETIME), count completion, ETIME_SUCCESS; link timeout c
   assert.deepEqual([...drain(ring, 1)], [[6, -62]]);
 
   // A poll on a pipe that never becomes readable, with a 10ms link timeout.
-  const [r, w] = pipeFds();
+  const { r, w } = fifo();
   sqe = ring.getSqe()!;
   prepPollAdd(sqe, r, 1);
   sqe.flags = IOSQE_IO_LINK;
@@ -221,20 +221,10 @@ test('timeouts: expiry (-ETIME), count completion, ETIME_SUCCESS; link timeout c
   ring.queueExit();
 });
 
-function pipeFds(): [number, number] {
-  const fifo = path.join(tempDir(), 'p');
-  const { spawnSync } = require_('node:child_process') as typeof import('node:child_process');
-  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-  const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const w = fs.openSync(fifo, fs.constants.O_WRONLY);
-  return [r, w];
-}
-import { createRequire } from 'node:module';
-const require_ = createRequire(import.meta.url);
 
 test('cancel: ASYNC_CANCEL by user_data ends a pending poll with -ECANCELED', () => {
   const ring = queueInit(8);
-  const [r, w] = pipeFds();
+  const { r, w } = fifo();
   let sqe = ring.getSqe()!;
   prepPollAdd(sqe, r, 1);
   sqe.userData = 10;
