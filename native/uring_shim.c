@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -418,6 +419,24 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* getrlimit(resource) -> [soft, hard] (-1 for unlimited) | -errno. Needs no
+ * file descriptor, so it answers even when the process has none left. */
+static napi_value js_getrlimit(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t resource;
+  if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &resource)) return NULL;
+  struct rlimit rl;
+  if (getrlimit((int)resource, &rl) < 0) return make_int(env, -errno);
+  napi_value out;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  napi_value soft, hard;
+  CHECK(napi_create_double(env, rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur, &soft));
+  CHECK(napi_create_double(env, rl.rlim_max == RLIM_INFINITY ? -1 : (double)rl.rlim_max, &hard));
+  CHECK(napi_set_element(env, out, 0, soft));
+  CHECK(napi_set_element(env, out, 1, hard));
+  return out;
+}
+
 static napi_value constant(napi_env env, int64_t v) { return make_int(env, v); }
 
 NAPI_MODULE_INIT() {
@@ -435,6 +454,9 @@ NAPI_MODULE_INIT() {
       {"watch", NULL, js_watch, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"watchRef", NULL, js_watch_ref, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"RLIMIT_MEMLOCK", NULL, NULL, NULL, NULL, constant(env, RLIMIT_MEMLOCK), napi_default_jsproperty, NULL},
+      {"RLIMIT_NOFILE", NULL, NULL, NULL, NULL, constant(env, RLIMIT_NOFILE), napi_default_jsproperty, NULL},
       {"MADV_DONTFORK", NULL, NULL, NULL, NULL, constant(env, MADV_DONTFORK), napi_enumerable, NULL},
       {"MADV_DOFORK", NULL, NULL, NULL, NULL, constant(env, MADV_DOFORK), napi_enumerable, NULL},
       {"PAGE_SIZE", NULL, NULL, NULL, NULL, constant(env, sysconf(_SC_PAGESIZE)), napi_enumerable, NULL},

@@ -26,6 +26,8 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: IO | null }> 
       return chosen;
     }
     try {
+      // The diagnosis makes a setup failure explain itself (the reason reported below).
+      await import('../diagnose/index.js');
       const driver = await import('../driver/index.js');
       chosen = { info: { name: 'io_uring' }, io: driver.io() };
     } catch (e) {

@@ -32,6 +32,10 @@ export interface NativeShim {
   watch(fd: number, onReadable: (events: number) => void): Watcher | number;
   watchRef(watcher: Watcher, keepAlive: boolean): void;
   unwatch(watcher: Watcher): void;
+  /** getrlimit(2): [soft, hard], -1 meaning unlimited; or -errno. */
+  getrlimit(resource: number): [number, number] | number;
+  readonly RLIMIT_MEMLOCK: number;
+  readonly RLIMIT_NOFILE: number;
   readonly MADV_DONTFORK: number;
   readonly MADV_DOFORK: number;
   readonly PAGE_SIZE: number;

@@ -46,8 +46,8 @@ const REGISTER_EXPLANATIONS: Record<string, string> = {
   EBADFD: 'EBADFD: the ring is not in the state this call needs (e.g. restrictions only on an R_DISABLED ring before enabling).',
 };
 
-/** @internal io_uring_register(2) on this ring; returns the result or throws. */
-export function register(ring: Ring, opcode: number, arg: number, nrArgs: number, what: string): number {
+/** @internal io_uring_register(2) on this ring; returns the result or throws. `pinBytes`: memory the call pins, for the ENOMEM message. */
+export function register(ring: Ring, opcode: number, arg: number, nrArgs: number, what: string, pinBytes = 0): number {
   ring.assertOpen();
   let fd = ring.fd;
   let op = opcode;
@@ -57,7 +57,12 @@ export function register(ring: Ring, opcode: number, arg: number, nrArgs: number
   }
   const ret = native.register(fd, op, arg, nrArgs);
   if (ret < 0) {
-    const explanation = REGISTER_EXPLANATIONS[errnoName(ret)];
+    let explanation = REGISTER_EXPLANATIONS[errnoName(ret)];
+    if (errnoName(ret) === 'ENOMEM' && pinBytes > 0) {
+      const limit = native.getrlimit(native.RLIMIT_MEMLOCK);
+      const soft = typeof limit === 'number' ? 'unknown' : limit[0] < 0 ? 'unlimited' : `${limit[0]} bytes`;
+      explanation = `ENOMEM: pinning ${pinBytes} bytes of buffers exceeds the locked-memory limit RLIMIT_MEMLOCK (${soft}); registered buffers are charged to it unless the process has CAP_IPC_LOCK. Raise \`ulimit -l\` (LimitMEMLOCK= in systemd, --ulimit memlock= in Docker) or register less.`;
+    }
     throw new UringError(ret, 'io_uring_register', { explanation: explanation && `${what}: ${explanation}`, info: { opcode: what } });
   }
   return ret;
@@ -77,7 +82,7 @@ function iovecsOf(buffers: readonly ArrayBufferView[], name: string): Scratch {
 /** io_uring_register_buffers(3): registers buffers for READ_FIXED / WRITE_FIXED (index = position). */
 export function registerBuffers(ring: Ring, buffers: readonly ArrayBufferView[]): void {
   const iov = iovecsOf(buffers, 'buffers');
-  register(ring, R.IORING_REGISTER_BUFFERS, iov.address, buffers.length, 'IORING_REGISTER_BUFFERS');
+  register(ring, R.IORING_REGISTER_BUFFERS, iov.address, buffers.length, 'IORING_REGISTER_BUFFERS', buffers.reduce((n, b) => n + b.byteLength, 0));
   pins(ring).buffers = [...buffers];
 }
 
@@ -106,7 +111,7 @@ export function registerBuffersUpdate(ring: Ring, offset: number, buffers: reado
   writeU64(up.u32, o.data >> 2, iov.address);
   writeU64(up.u32, o.tags >> 2, tags.address);
   up.u32[o.nr >> 2] = buffers.length;
-  const n = register(ring, R.IORING_REGISTER_BUFFERS_UPDATE, up.address, io_uring_rsrc_update2.size, 'IORING_REGISTER_BUFFERS_UPDATE');
+  const n = register(ring, R.IORING_REGISTER_BUFFERS_UPDATE, up.address, io_uring_rsrc_update2.size, 'IORING_REGISTER_BUFFERS_UPDATE', buffers.reduce((m, b) => m + b.byteLength, 0));
   const kept = pins(ring).buffers;
   buffers.forEach((b, i) => (kept[offset + i] = b));
   return n;

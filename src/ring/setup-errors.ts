@@ -91,6 +91,8 @@ export function explainSetupFailure(errno: number, entries: number, p: ResolvedP
 export type SetupExplainer = (errno: number, entries: number, params: ResolvedParams) => { explanation: string; info?: Record<string, unknown> } | null;
 
 let explainer: SetupExplainer | null = null;
+/** The explainer may itself try rings (to learn the kernel's features): no explaining its failures. */
+let explaining = false;
 
 /** Installs the environment-aware explainer (the diagnose layer does this on import). */
 export function setSetupExplainer(fn: SetupExplainer | null): void {
@@ -99,12 +101,15 @@ export function setSetupExplainer(fn: SetupExplainer | null): void {
 
 /** The best explanation available for a failed io_uring_setup(2). */
 export function describeSetupFailure(errno: number, entries: number, p: ResolvedParams): { explanation: string; info?: Record<string, unknown> } {
-  if (explainer) {
+  if (explainer && !explaining) {
+    explaining = true;
     try {
       const deep = explainer(errno, entries, p);
       if (deep) return deep;
     } catch {
       // the diagnosis is a courtesy; the kernel's answer stands without it
+    } finally {
+      explaining = false;
     }
   }
   return { explanation: explainSetupFailure(errno, entries, p) };
