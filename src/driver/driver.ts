@@ -131,6 +131,7 @@ export class Driver {
   /** @internal A fresh SQE; submits pending ones first if the SQ is full. */
   sqe(): Sqe {
     if (this.closed) throw invalidState('The io_uring driver is closed', 'ERR_URING_RING_CLOSED');
+    if (this.ring.identityChanged) this.ring.assertUsable(); // throws ERR_URING_CREDENTIALS_CHANGED
     let sqe = this.ring.getSqe();
     if (sqe === null) {
       this.flush();
@@ -187,11 +188,25 @@ export class Driver {
             if (this.reap() === 0) this.ring.getEvents();
             continue;
           }
-          throw e;
+          // Refused before anything reached the kernel (identity changed, ring closed):
+          // the prepared ops complete now, with EPERM, instead of never.
+          this.failUnsubmitted(-1);
+          break;
         }
       }
     }
     this.reap();
+  }
+
+  /** Completes every prepared-but-unsubmitted op with `res` and takes its SQE back. */
+  private failUnsubmitted(res: number): void {
+    const ring = this.ring;
+    for (let t = ring.sqeHead; t !== ring.sqeTail; t = (t + 1) >>> 0) {
+      const userData = ring.sqeSlots[t & ring.sqMask].userData;
+      const slot = userData % SLOT_SPACE;
+      if (userData < INTERNAL && this.userDatas[slot] === userData) this.complete(slot, res, 0);
+    }
+    ring.sqeTail = ring.sqeHead;
   }
 
   private onReadable(): void {
@@ -298,13 +313,19 @@ export class Driver {
     this.closed = true;
     this.draining = true;
     this.closing = (async () => {
-      if (this.inflight > 0) {
-        const sqe = this.ring.getSqe() ?? (this.flush(), this.ring.getSqe());
+      // Everything prepared is submitted with the cancel behind it, so nothing is left half-way.
+      if (this.inflight > 0 || this.ring.sqReady() > 0) {
+        let sqe = this.ring.getSqe();
+        if (sqe === null) {
+          this.ring.submitTeardown();
+          sqe = this.ring.getSqe();
+        }
         if (sqe) {
           prepCancel64(sqe, 0, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
           sqe.userData = INTERNAL;
         }
-        this.flush();
+        this.ring.submitTeardown();
+        this.reap();
         const timer = setInterval(() => this.reap(), 5);
         await this.drained();
         clearInterval(timer);

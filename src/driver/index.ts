@@ -11,8 +11,17 @@ export { IO, type OpOptions, toPathBuffer } from './io.js';
 
 let current: IO | null = null;
 
-/** This thread's IO (and its driver), created on first call. Throws a UringError if no ring can be made. */
+/**
+ * This thread's IO (and its driver), created on first call. Throws a
+ * UringError if no ring can be made. After the process changes its identity
+ * (setuid & co.) the old ring refuses work and a new one, acting as the new
+ * identity, takes its place; the old one is cancelled and drained.
+ */
 export function io(options?: DriverOptions): IO {
+  if (current !== null && current.driver.ring.identityChanged) {
+    void current.driver.close();
+    current = null;
+  }
   if (current === null || current.driver.ring.isClosed) current = new IO(new Driver(options));
   return current;
 }

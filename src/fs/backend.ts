@@ -13,11 +13,17 @@ export interface BackendInfo {
   error?: Error;
 }
 
-let chosen: { info: BackendInfo; io: IO | null } | null = null;
-let loading: Promise<{ info: BackendInfo; io: IO | null }> | null = null;
+let chosen: { info: BackendInfo; io: (() => IO) | null } | null = null;
+let loading: Promise<{ info: BackendInfo; io: (() => IO) | null }> | null = null;
+
+/** This thread's IO, or null on the node:fs backend. */
+export async function currentIo(): Promise<IO | null> {
+  const b = chosen ?? (await resolveBackend());
+  return b.io ? b.io() : null;
+}
 
 /** Resolves the backend (once). */
-export function resolveBackend(): Promise<{ info: BackendInfo; io: IO | null }> {
+export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | null }> {
   if (chosen) return Promise.resolve(chosen);
   loading ??= (async () => {
     const forced = process.env.URING_BACKEND;
@@ -29,7 +35,8 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: IO | null }> 
       // The diagnosis makes a setup failure explain itself (the reason reported below).
       await import('../diagnose/index.js');
       const driver = await import('../driver/index.js');
-      chosen = { info: { name: 'io_uring' }, io: driver.io() };
+      driver.io(); // create the ring now, so a failure selects the fallback
+      chosen = { info: { name: 'io_uring' }, io: () => driver.io() };
     } catch (e) {
       if (forced === 'io_uring') throw e;
       const err = e as Error;

@@ -15,7 +15,7 @@ import { statx as SX } from '../abi/structs.js';
 import { LINUX } from '../abi/constants.js';
 import type { IO } from '../driver/io.js';
 import { invalidArgType, invalidArgValue, UringError } from '../ring/errors.js';
-import { backend, resolveBackend } from './backend.js';
+import { backend, currentIo } from './backend.js';
 
 export { backend, type BackendInfo } from './backend.js';
 
@@ -77,9 +77,7 @@ function toStats(buf: Uint8Array): Stats {
   );
 }
 
-async function ring(): Promise<IO | null> {
-  return (await resolveBackend()).io;
-}
+const ring = currentIo;
 
 const kClosed = -1;
 
@@ -122,7 +120,10 @@ export class FileHandle {
       buffer = bufferOrOptions;
     }
     const fd = this.#live('read');
-    const bytesRead = await this.#io.read(fd, buffer, position ?? -1, { offset: offset ?? 0, length: length ?? buffer.byteLength - (offset ?? 0) });
+    const len = length ?? buffer.byteLength - (offset ?? 0);
+    // node:fs answers a zero-length read without asking the kernel; so do we.
+    if (len === 0) return { bytesRead: 0, buffer };
+    const bytesRead = await this.#io.read(fd, buffer, position ?? -1, { offset: offset ?? 0, length: len });
     return { bytesRead, buffer };
   }
 
@@ -135,6 +136,8 @@ export class FileHandle {
       return { bytesWritten, buffer: data };
     }
     if (!ArrayBuffer.isView(data)) throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
+    // node:fs answers an empty buffer without asking the kernel; so do we.
+    if (data.byteLength === 0) return { bytesWritten: 0, buffer: data };
     const offset = offsetOrPosition ?? 0;
     const length = (lengthOrEncoding as number | null | undefined) ?? data.byteLength - offset;
     const bytesWritten = await this.#io.write(fd, data, position ?? -1, { offset, length });

@@ -173,6 +173,11 @@ export class Ring {
     this.ids = currentIds();
   }
 
+  /** True if the process changed its user or group identity since this ring was created. */
+  get identityChanged(): boolean {
+    return this.epoch !== credentialEpoch();
+  }
+
   /** True once queueExit()/close() ran. */
   get isClosed(): boolean {
     return this.closed;
@@ -222,9 +227,14 @@ export class Ring {
 
   /** @internal Publishes prepared SQEs (tail store with release ordering); returns how many the kernel has yet to consume. */
   flushSq(): number {
+    return this.publish(true);
+  }
+
+  private publish(checkIdentity: boolean): number {
     const tail = this.sqeTail;
     if (this.sqeHead !== tail) {
-      this.assertUsable();
+      if (checkIdentity) this.assertUsable();
+      else this.assertOpen();
       this.sqeHead = tail;
       Atomics.store(this.sqU32, this.sqTailIdx, tail);
     }
@@ -254,6 +264,17 @@ export class Ring {
    */
   submit(): number {
     return this.submitInternal(0, false);
+  }
+
+  /**
+   * @internal Submits cancellation during teardown even after an identity
+   * change: cancelling reads and writes nothing as anyone, and it is what
+   * lets in-flight memory be released safely.
+   */
+  submitTeardown(): number {
+    this.assertOpen();
+    const submitted = this.publish(false);
+    return submitted === 0 ? 0 : this.enterChecked(submitted, 0, IORING_ENTER_GETEVENTS | this.enterFlags, 0, 0, 'io_uring_enter');
   }
 
   /**
