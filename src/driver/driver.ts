@@ -20,7 +20,7 @@ import {
 } from '../abi/constants.js';
 import { __kernel_timespec } from '../abi/structs.js';
 import {
-  getProbe, native, prepCancel64, prepLinkTimeout, prepRw, queueInit, registerEventfd,
+  getProbe, native, prepCancel64, prepLinkTimeout, prepRw, queueInit, registerEventfd, registerFilesSparse,
   registerRingFd, type Probe, type Ring, UringError, invalidState,
 } from '../ring/index.js';
 import { addressOf } from '../ring/memory.js';
@@ -44,6 +44,8 @@ const SLOT_MASK = SLOT_SPACE - 1;
 /** user_data of SQEs whose CQEs nobody waits for (cancel, link timeout). */
 const INTERNAL = 2 ** 52;
 const ECANCELED = -125;
+/** Size of the sparse direct-descriptor table. */
+const DIRECT_SLOTS = 256;
 
 /** Per-op state lives in parallel arrays (no object per op). */
 export class Driver {
@@ -98,6 +100,31 @@ export class Driver {
     if (typeof w === 'number') throw new UringError(w, 'uv_poll_start');
     this.watcher = w;
     this.grow(entries * 2);
+  }
+
+  private directFree: number[] | null = null;
+
+  /**
+   * A free slot of the registered (direct) file table, for ops that open,
+   * use and close a file in one linked chain; -1 if none (or the kernel
+   * refused the table). The table is registered sparse on first use.
+   */
+  takeDirectSlot(): number {
+    if (this.directFree === null) {
+      this.directFree = [];
+      try {
+        registerFilesSparse(this.ring, DIRECT_SLOTS);
+        for (let i = DIRECT_SLOTS - 1; i >= 0; i--) this.directFree.push(i);
+      } catch {
+        // no direct descriptors on this kernel: callers take the plain path
+      }
+    }
+    return this.directFree.pop() ?? -1;
+  }
+
+  /** Returns a direct slot once the op that closed it has completed. */
+  releaseDirectSlot(slot: number): void {
+    this.directFree!.push(slot);
   }
 
   /** Ops submitted and not yet completed. */

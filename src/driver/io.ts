@@ -8,7 +8,7 @@
  * Arguments are validated before any SQE exists (Node-style errors).
  */
 import {
-  IORING_FSYNC_DATASYNC, IORING_OP, IOSQE_FIXED_FILE, IOSQE_IO_LINK, LINUX,
+  IORING_FSYNC_DATASYNC, IORING_OP, IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK, IOSQE_IO_LINK, LINUX,
 } from '../abi/constants.js';
 import { iovec, statx as statxLayout } from '../abi/structs.js';
 import {
@@ -68,6 +68,11 @@ const TWO_53 = Number.MAX_SAFE_INTEGER;
 
 /** A path as the kernel wants it: NUL-terminated bytes; Node's rules for what a path may be. */
 export function toPathBuffer(path: unknown, name = 'path'): Buffer {
+  if (typeof path === 'string') {
+    // The common case, in one allocation.
+    if (path.includes('\0')) throw invalidArgValue(name, path, 'must be a string, Uint8Array, or URL without null bytes');
+    return Buffer.from(`${path}\0`, 'utf8');
+  }
   let text: string | Buffer;
   if (typeof path === 'string') text = path;
   else if (Buffer.isBuffer(path) || path instanceof Uint8Array) text = Buffer.from(path as Uint8Array);
@@ -98,6 +103,62 @@ function validatePosition(position: unknown): number {
   if (!Number.isInteger(position)) throw outOfRange('position', 'an integer', position);
   if (position < -1 || position > TWO_53) throw outOfRange('position', `>= -1 && <= ${TWO_53}`, position);
   return position;
+}
+
+/** Files up to this size are read in one round trip by readSmallFile. */
+const SMALL_FILE_LIMIT = 64 * 1024;
+/** Reused read and statx buffers of readSmallFile (the state object pins them while in flight). */
+const smallBuffers: Buffer[] = [];
+const statxBuffers: Uint8Array[] = [];
+/** At most this many pooled buffers (64 KiB each) are kept between calls. */
+const SMALL_POOL_MAX = 128;
+
+interface SmallFileRead {
+  io: IO;
+  slot: number;
+  path: string | Buffer | URL;
+  /** Kept referenced until every CQE of the chain arrived: the kernel reads it. */
+  p: Buffer;
+  buf: Buffer;
+  stx: Uint8Array;
+  len: number;
+  resolve(v: Buffer | null): void;
+  reject(e: Error): void;
+  pending: number;
+  statRes: number;
+  openRes: number;
+  readRes: number;
+}
+
+function onSmallStat(res: number, s: SmallFileRead): void { s.statRes = res; smallDone(s); }
+function onSmallOpen(res: number, s: SmallFileRead): void { s.openRes = res; smallDone(s); }
+function onSmallRead(res: number, s: SmallFileRead): void { s.readRes = res; smallDone(s); }
+function onSmallClose(_res: number, s: SmallFileRead): void { smallDone(s); }
+
+/** Settles a readSmallFile once all four CQEs (statx, open, read, close) are in. */
+function smallDone(s: SmallFileRead): void {
+  if (--s.pending > 0) return;
+  s.io.driver.releaseDirectSlot(s.slot);
+  let result: Buffer | null = null;
+  let error: Error | null = null;
+  if (s.openRes < 0) error = new UringError(s.openRes, 'open', { path: pathText(s.path) });
+  else if (s.readRes < 0) error = new UringError(s.readRes, 'read');
+  else if (s.statRes >= 0) {
+    const view = new DataView(s.stx.buffer, s.stx.byteOffset, s.stx.byteLength);
+    const regular = (view.getUint16(statxLayout.off.stx_mode, true) & 0o170000) === 0o100000;
+    const size = view.getUint32(statxLayout.off.stx_size, true) + view.getUint32(statxLayout.off.stx_size + 4, true) * 0x1_0000_0000;
+    const n = s.readRes;
+    if (regular && n < s.len && n === size) {
+      result = Buffer.allocUnsafe(n);
+      s.buf.copy(result, 0, 0, n);
+    }
+  }
+  if (smallBuffers.length < SMALL_POOL_MAX) {
+    smallBuffers.push(s.buf);
+    statxBuffers.push(s.stx);
+  }
+  if (error) s.reject(error);
+  else s.resolve(result);
 }
 
 /** io_uring operations bound to a driver. */
@@ -352,6 +413,43 @@ export class IO {
       }
     }
     return Promise.allSettled(promises);
+  }
+
+  /**
+   * A whole small file in one round trip: STATX alongside the linked chain
+   * OPENAT (into a direct descriptor) → READ (up to `limit` bytes) → CLOSE
+   * (hard-linked, so it runs even when the read fails). Resolves to the
+   * contents when the file is a regular file that fit; to null when it
+   * did not (larger, or not a regular file), so the caller reads it the
+   * long way. Rejects with the open or read error as node:fs reports it.
+   */
+  readSmallFile(path: string | Buffer | URL, limit = SMALL_FILE_LIMIT): Promise<Buffer | null> {
+    const slot = this.driver.takeDirectSlot();
+    if (slot < 0) return Promise.resolve(null);
+    const p = toPathBuffer(path);
+    const buf = smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_FILE_LIMIT);
+    const stx = statxBuffers.pop() ?? new Uint8Array(statxLayout.size);
+    const len = Math.min(limit, SMALL_FILE_LIMIT);
+    return new Promise<Buffer | null>((resolve, reject) => {
+      const state: SmallFileRead = { io: this, slot, path, p, buf, stx, len, resolve, reject, pending: 4, statRes: 0, openRes: 0, readRes: 0 };
+      let sqe = this.driver.sqe();
+      prepRw(IORING_OP.IORING_OP_STATX, sqe, AT_FDCWD, addressOf(p), 0x7ff, addressOf(stx));
+      this.driver.track(sqe, onSmallStat, state, null);
+      sqe = this.driver.sqe();
+      prepRw(IORING_OP.IORING_OP_OPENAT, sqe, AT_FDCWD, addressOf(p), 0, 0);
+      sqe.opFlags = LINUX.O_RDONLY; // a direct descriptor takes no O_CLOEXEC (EINVAL): it is never a process fd
+      sqe.fileIndex = slot + 1;
+      sqe.flags = IOSQE_IO_LINK;
+      this.driver.track(sqe, onSmallOpen, state, null);
+      sqe = this.driver.sqe();
+      prepRw(IORING_OP.IORING_OP_READ, sqe, slot, addressOf(buf), len, 0);
+      sqe.flags = IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+      this.driver.track(sqe, onSmallRead, state, null);
+      sqe = this.driver.sqe();
+      prepRw(IORING_OP.IORING_OP_CLOSE, sqe, 0, 0, 0, 0);
+      sqe.fileIndex = slot + 1;
+      this.driver.track(sqe, onSmallClose, state, null);
+    });
   }
 
   // ------------------------------------------------ callback API (hot path)

@@ -261,6 +261,11 @@ export async function readFile(path: PathLike | FileHandle, options?: ReadFileOp
   }
   if (path instanceof FileHandle) return path.readFile(options ?? undefined);
   const opts = typeof options === 'string' ? { encoding: options } : options ?? {};
+  if ((opts.flag === undefined || opts.flag === 'r') && opts.signal === undefined) {
+    // Small regular files: one round trip (statx + open → read → close, linked).
+    const data = await io.readSmallFile(path);
+    if (data !== null) return opts.encoding ? data.toString(opts.encoding) : data;
+  }
   const fd = await io.open(path, toFlags(opts.flag, 'r'), 0o666, { signal: opts.signal });
   try {
     const data = await readAll(io, fd, opts.signal).catch((e: UringError) => {
