@@ -48,22 +48,22 @@ const WORKLOADS: Workload[] = [
 const UV = { UV_USE_IO_URING: '1' };
 const RW_CONTENDERS: Contender[] = [
   { id: 'raw', label: 'uring raw ring', ours: true },
-  { id: 'promise', label: 'uring io.read (promise)', ours: true },
-  { id: 'facade', label: 'uring/fs FileHandle.read', ours: true },
-  { id: 'fs.read', label: 'fs.read (callback)', ours: false },
-  { id: 'fs.read', label: 'fs.read + UV_USE_IO_URING=1', ours: false, env: UV },
-  { id: 'FileHandle.read', label: 'fs/promises FileHandle.read', ours: false },
-  { id: 'FileHandle.read', label: 'FileHandle.read + UV_USE_IO_URING=1', ours: false, env: UV },
-  { id: 'readSync', label: 'fs.readSync', ours: false },
-  { id: 'readSync', label: 'fs.readSync + UV_USE_IO_URING=1', ours: false, env: UV },
+  { id: 'promise', label: 'uring io (promise)', ours: true },
+  { id: 'facade', label: 'uring/fs FileHandle', ours: true },
+  { id: 'fs.read', label: 'fs callback API', ours: false },
+  { id: 'fs.read', label: 'fs callback API + UV_USE_IO_URING=1', ours: false, env: UV },
+  { id: 'FileHandle.read', label: 'fs/promises FileHandle', ours: false },
+  { id: 'FileHandle.read', label: 'fs/promises FileHandle + UV_USE_IO_URING=1', ours: false, env: UV },
+  { id: 'readSync', label: 'fs *Sync', ours: false },
+  { id: 'readSync', label: 'fs *Sync + UV_USE_IO_URING=1', ours: false, env: UV },
   { id: 'c', label: 'C on liburing', ours: false, c: true },
 ];
 const FILE_CONTENDERS: Contender[] = [
   { id: 'raw', label: 'uring raw ring', ours: true },
   { id: 'promise', label: 'uring io (promise)', ours: true },
   { id: 'facade', label: 'uring/fs', ours: true },
-  { id: 'fs.cb', label: 'fs (callback)', ours: false },
-  { id: 'fs.cb', label: 'fs (callback) + UV_USE_IO_URING=1', ours: false, env: UV },
+  { id: 'fs.cb', label: 'fs callback API', ours: false },
+  { id: 'fs.cb', label: 'fs callback API + UV_USE_IO_URING=1', ours: false, env: UV },
   { id: 'fsp', label: 'fs/promises', ours: false },
   { id: 'fsp', label: 'fs/promises + UV_USE_IO_URING=1', ours: false, env: UV },
   { id: 'sync', label: 'fs *Sync', ours: false },
@@ -210,8 +210,8 @@ function ratio(results: Array<{ workload: Workload; rows: Row[] }>, id: string, 
 function computeTargets(results: Array<{ workload: Workload; rows: Row[] }>): Array<{ name: string; value: number; target: number; met: boolean }> {
   const t = [
     { name: 'QD32 random reads: raw ring vs C on liburing', value: ratio(results, 'randread-qd32', 'uring raw ring', 'C on liburing'), target: 0.95 },
-    { name: 'QD32 random reads: io.read vs FileHandle.read + UV_USE_IO_URING=1', value: ratio(results, 'randread-qd32', 'uring io.read (promise)', 'FileHandle.read + UV_USE_IO_URING=1'), target: 2 },
-    { name: 'QD32 random reads: io.read vs FileHandle.read', value: ratio(results, 'randread-qd32', 'uring io.read (promise)', 'fs/promises FileHandle.read'), target: 5 },
+    { name: 'QD32 random reads: io.read vs FileHandle.read + UV_USE_IO_URING=1', value: ratio(results, 'randread-qd32', 'uring io (promise)', 'fs/promises FileHandle + UV_USE_IO_URING=1'), target: 2 },
+    { name: 'QD32 random reads: io.read vs FileHandle.read', value: ratio(results, 'randread-qd32', 'uring io (promise)', 'fs/promises FileHandle'), target: 5 },
     { name: 'readFile of many files: uring/fs vs fs/promises', value: ratio(results, 'readfile', 'uring/fs', 'fs/promises'), target: 3 },
   ];
   return t.filter((x) => !Number.isNaN(x.value)).map((x) => ({ ...x, met: x.value >= x.target }));
