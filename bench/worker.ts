@@ -9,7 +9,7 @@ import path from 'node:path';
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, IOSQE_FIXED_FILE, IORING_OP, LINUX } from '../src/abi/index.js';
 import { io } from '../src/driver/index.js';
 import * as ufs from '../src/fs/index.js';
-import { prepRw, queueInit, registerBuffers, registerFiles, type Ring } from '../src/ring/index.js';
+import { allocAlignedBuffer, prepRw, queueInit, registerBuffers, registerFiles, type Ring } from '../src/ring/index.js';
 import { addressOf } from '../src/ring/memory.js';
 
 const [contender, workload, target, opsArg, qdArg, blockArg] = process.argv.slice(2);
@@ -51,7 +51,8 @@ function rawRw(): number {
   const pos = offsets(ops, blocks);
   const ring = queueInit(Math.max(8, qd * 2), { flags: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN });
   registerFiles(ring, [fd]);
-  const mem = Buffer.alloc(qd * block, 1);
+  // Page-aligned, as the C program's posix_memalign buffers are.
+  const mem = allocAlignedBuffer(qd * block).fill(1);
   const bufs = Array.from({ length: qd }, (_, i) => mem.subarray(i * block, (i + 1) * block));
   registerBuffers(ring, bufs);
   const base = addressOf(mem);

@@ -8,6 +8,7 @@ import { IO } from './io.js';
 
 export { Driver, type DriverOptions, type Completion } from './driver.js';
 export { IO, type OpOptions, toPathBuffer } from './io.js';
+export { allocAlignedBuffer } from '../ring/memory.js';
 
 let current: IO | null = null;
 

@@ -15,7 +15,7 @@ import {
   invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd,
   validateInteger,
 } from '../ring/errors.js';
-import { addressOf, writeU64 } from '../ring/memory.js';
+import { addressOf, allocAlignedBuffer, writeU64 } from '../ring/memory.js';
 import { prepRw } from '../ring/prep.js';
 import type { Sqe } from '../ring/sqe.js';
 import { type Completion, Driver, ECANCELED } from './driver.js';
@@ -427,7 +427,7 @@ export class IO {
     const slot = this.driver.takeDirectSlot();
     if (slot < 0) return Promise.resolve(null);
     const p = toPathBuffer(path);
-    const buf = smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_FILE_LIMIT);
+    const buf = smallBuffers.pop() ?? allocAlignedBuffer(SMALL_FILE_LIMIT);
     const stx = statxBuffers.pop() ?? new Uint8Array(statxLayout.size);
     const len = Math.min(limit, SMALL_FILE_LIMIT);
     return new Promise<Buffer | null>((resolve, reject) => {

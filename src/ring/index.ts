@@ -17,6 +17,6 @@ export * from './sqe.js';
 export * from './prep.js';
 export * from './register.js';
 export { setSetupExplainer, explainSetupFailure, invalidCombination, type SetupExplainer } from './setup-errors.js';
-export { addressOf, PAGE_SIZE } from './memory.js';
+export { addressOf, allocAlignedBuffer, PAGE_SIZE } from './memory.js';
 export { credentialEpoch } from './credentials.js';
 export { native } from './native.js';
