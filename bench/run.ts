@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { svgChart } from './chart.js';
+import { fmt, svgChart } from './chart.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -136,7 +136,6 @@ const median = (xs: Sample[]): Sample => {
   return s[Math.floor((s.length - 1) / 2)];
 };
 const best = (xs: Sample[]): Sample => xs.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 
 function heapCheck(): { ops: number; samples: number[]; growthBytes: number } {
   const n = quick ? 1_000_000 : 10_000_000;

@@ -44,7 +44,7 @@ function parseArgs(args: string[]): { json: boolean; quick: boolean; entries?: n
 
 async function doctor(args: string[]): Promise<number> {
   const opts = parseArgs(args);
-  const { diagnose } = await import('../diagnose/index.js');
+  const { diagnose, formatBytes: fmt } = await import('../diagnose/index.js');
   const report = diagnose({ entries: opts.entries, setup: opts.setup, quick: opts.quick });
   if (opts.json) {
     console.log(JSON.stringify(report, null, 2));
@@ -81,14 +81,6 @@ async function doctor(args: string[]): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-function fmt(n: number): string {
-  if (!Number.isFinite(n)) return 'unlimited';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
-}
 
 async function probe(args: string[]): Promise<number> {
   const json = args.includes('--json');

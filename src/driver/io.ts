@@ -105,6 +105,20 @@ function validatePosition(position: unknown): number {
   return position;
 }
 
+/** st_size of a struct statx buffer. */
+export function statxSize(stx: Uint8Array): number {
+  const view = new DataView(stx.buffer, stx.byteOffset, stx.byteLength);
+  return view.getUint32(statxLayout.off.stx_size, true) + view.getUint32(statxLayout.off.stx_size + 4, true) * 0x1_0000_0000;
+}
+
+/** The file type bits (S_IFMT) of a struct statx buffer. */
+export function statxType(stx: Uint8Array): number {
+  return new DataView(stx.buffer, stx.byteOffset, stx.byteLength).getUint16(statxLayout.off.stx_mode, true) & 0o170000;
+}
+
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+
 /** Files up to this size are read in one round trip by readSmallFile. */
 const SMALL_FILE_LIMIT = 64 * 1024;
 /** Reused read and statx buffers of readSmallFile (the state object pins them while in flight). */
@@ -144,11 +158,8 @@ function smallDone(s: SmallFileRead): void {
   if (s.openRes < 0) error = new UringError(s.openRes, 'open', { path: pathText(s.path) });
   else if (s.readRes < 0) error = new UringError(s.readRes, 'read');
   else if (s.statRes >= 0) {
-    const view = new DataView(s.stx.buffer, s.stx.byteOffset, s.stx.byteLength);
-    const regular = (view.getUint16(statxLayout.off.stx_mode, true) & 0o170000) === 0o100000;
-    const size = view.getUint32(statxLayout.off.stx_size, true) + view.getUint32(statxLayout.off.stx_size + 4, true) * 0x1_0000_0000;
     const n = s.readRes;
-    if (regular && n < s.len && n === size) {
+    if (statxType(s.stx) === S_IFREG && n < s.len && n === statxSize(s.stx)) {
       result = Buffer.allocUnsafe(n);
       s.buf.copy(result, 0, 0, n);
     }

@@ -13,7 +13,7 @@ import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { statx as SX } from '../abi/structs.js';
 import { LINUX } from '../abi/constants.js';
-import type { IO } from '../driver/io.js';
+import { type IO, S_IFDIR, statxSize, statxType } from '../driver/io.js';
 import { invalidArgType, invalidArgValue, UringError } from '../ring/errors.js';
 import { backend, currentIo } from './backend.js';
 
@@ -207,9 +207,8 @@ function toBytes(data: unknown, encoding: BufferEncoding): Uint8Array {
 async function readAll(io: IO, fd: number, signal?: AbortSignal): Promise<Buffer> {
   const st = new Uint8Array(SX.size);
   await io.statx(null, st, { fd }, { signal });
-  const size = Number(new DataView(st.buffer).getBigUint64(SX.off.stx_size, true));
-  const mode = new DataView(st.buffer).getUint16(SX.off.stx_mode, true);
-  if ((mode & 0o170000) === 0o040000) throw new UringError(-21, 'read');
+  const size = statxSize(st);
+  if (statxType(st) === S_IFDIR) throw new UringError(-21, 'read');
   if (size > 0) {
     const buf = Buffer.allocUnsafe(size);
     let got = 0;
