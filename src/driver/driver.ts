@@ -14,16 +14,14 @@
  * flight and waits for the CQEs before unmapping.
  */
 import {
-  IORING_ASYNC_CANCEL_ALL, IORING_ASYNC_CANCEL_ANY, IORING_FEAT_NODROP, IORING_OP,
-  IORING_SETUP_COOP_TASKRUN, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
-  IORING_SETUP_TASKRUN_FLAG, IOSQE_IO_LINK, IOSQE_FIXED_FILE,
+  IORING_ASYNC_CANCEL_ALL, IORING_ASYNC_CANCEL_ANY, IORING_SETUP_COOP_TASKRUN,
+  IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_TASKRUN_FLAG, IOSQE_IO_LINK,
 } from '../abi/constants.js';
 import { __kernel_timespec } from '../abi/structs.js';
 import {
-  getProbe, native, prepCancel64, prepLinkTimeout, prepRw, queueInit, registerEventfd, registerFilesSparse,
+  getProbe, native, prepCancel64, prepLinkTimeout, queueInit, registerEventfd, registerFilesSparse,
   registerRingFd, type Probe, type Ring, UringError, invalidState,
 } from '../ring/index.js';
-import { addressOf } from '../ring/memory.js';
 import type { Watcher } from '../ring/native.js';
 import { SQE_WORD, type Sqe } from '../ring/sqe.js';
 
@@ -72,7 +70,6 @@ export class Driver {
   private watching = false;
   private readonly flushBound = (): void => this.flush();
   private drainWaiters: (() => void)[] = [];
-  private readonly timespecs = new Map<number, Buffer>();
 
   constructor(options: DriverOptions = {}) {
     const entries = options.entries ?? 256;
@@ -311,18 +308,21 @@ export class Driver {
     }
   }
 
-  /** Adds IORING_OP_LINK_TIMEOUT after `sqe` (which gets IOSQE_IO_LINK): the op is cancelled after `ms`. */
-  linkTimeout(sqe: Sqe, ms: number): void {
+  /**
+   * Adds IORING_OP_LINK_TIMEOUT after `sqe` (which gets IOSQE_IO_LINK): the
+   * op with this user_data is cancelled after `ms`. The timespec is pinned
+   * with the op, so it lives until the op's CQE.
+   */
+  linkTimeout(sqe: Sqe, userData: number, ms: number): void {
     sqe.flags |= IOSQE_IO_LINK;
     const ts = Buffer.alloc(__kernel_timespec.size);
-    ts.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
-    ts.writeBigInt64LE(BigInt(Math.round((ms % 1000) * 1e6)), 8);
+    ts.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), __kernel_timespec.off.tv_sec);
+    ts.writeBigInt64LE(BigInt(Math.round((ms % 1000) * 1e6)), __kernel_timespec.off.tv_nsec);
+    const slot = userData % SLOT_SPACE;
+    this.pins[slot] = [this.pins[slot], ts];
     const t = this.sqe();
     prepLinkTimeout(t, ts, 0);
     t.userData = INTERNAL;
-    // The kernel copies the timespec while submitting; keep it until the next flush is done.
-    this.timespecs.set(t.index, ts);
-    queueMicrotask(() => this.timespecs.delete(t.index));
   }
 
   /** Resolves when nothing is in flight. */
@@ -364,14 +364,6 @@ export class Driver {
     })();
     return this.closing;
   }
-
-  /** Closes without waiting: for process exit, when the kernel tears the ring down with the process. */
-  closeSync(): void {
-    if (this.closed) return;
-    this.closed = true;
-    native.unwatch(this.watcher);
-    if (this.eventfd >= 0) native.close(this.eventfd);
-  }
 }
 
-export { ECANCELED, INTERNAL, IORING_FEAT_NODROP, IORING_OP, IOSQE_FIXED_FILE, addressOf, prepRw };
+export { ECANCELED };

@@ -188,7 +188,7 @@ export class IO {
       const userData = this.driver.track(sqe, settleCompletion, p, pin);
       if (opts?.timeout !== undefined) {
         const timeout = opts.timeout;
-        this.driver.linkTimeout(sqe, timeout);
+        this.driver.linkTimeout(sqe, userData, timeout);
         p.timedOut = true; // only consulted if the op ends in -ECANCELED without an abort
       }
       if (signal) {
