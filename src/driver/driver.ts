@@ -183,11 +183,16 @@ export class Driver {
     u[w] = userData >>> 0;
     u[w + 1] = (userData / 0x1_0000_0000) >>> 0;
     if (this.inflight++ === 0) this.setWatching(true);
+    this.scheduleFlush();
+    return userData;
+  }
+
+  /** Submits what this turn prepared once the current microtasks are done: one io_uring_enter per batch. */
+  private scheduleFlush(): void {
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flushBound);
     }
-    return userData;
   }
 
   private setWatching(on: boolean): void {
@@ -302,10 +307,7 @@ export class Driver {
     const sqe = this.sqe();
     prepCancel64(sqe, userData, 0);
     sqe.userData = INTERNAL;
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(this.flushBound);
-    }
+    this.scheduleFlush();
   }
 
   /**

@@ -240,26 +240,23 @@ export class IO {
 
   /** READ_FIXED: into registered buffer `bufIndex` (buffer must lie inside it). */
   readFixed(fd: number, buffer: ArrayBufferView, bufIndex: number, position: number = -1, opts?: OpOptions): Promise<number> {
-    validateFd(fd);
-    validateBuffer(buffer);
-    validateInteger(bufIndex, 'bufIndex', 0, 0xffff);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_READ_FIXED, sqe, fd, addressOf(buffer), buffer.byteLength, validatePosition(position));
-    sqe.bufIndex = bufIndex;
-    return this.start(sqe, 'read', undefined, buffer, opts);
+    return this.fixed(IORING_OP.IORING_OP_READ_FIXED, 'read', fd, buffer, bufIndex, position, opts);
   }
 
   /** WRITE_FIXED: from registered buffer `bufIndex`. */
   writeFixed(fd: number, buffer: ArrayBufferView, bufIndex: number, position: number = -1, opts?: OpOptions): Promise<number> {
+    return this.fixed(IORING_OP.IORING_OP_WRITE_FIXED, 'write', fd, buffer, bufIndex, position, opts);
+  }
+
+  private fixed(op: number, syscall: string, fd: number, buffer: ArrayBufferView, bufIndex: number, position: number, opts?: OpOptions): Promise<number> {
     validateFd(fd);
     validateBuffer(buffer);
     validateInteger(bufIndex, 'bufIndex', 0, 0xffff);
     this.checkOptions(opts);
     const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_WRITE_FIXED, sqe, fd, addressOf(buffer), buffer.byteLength, validatePosition(position));
+    prepRw(op, sqe, fd, addressOf(buffer), buffer.byteLength, validatePosition(position));
     sqe.bufIndex = bufIndex;
-    return this.start(sqe, 'write', undefined, buffer, opts);
+    return this.start(sqe, syscall, undefined, buffer, opts);
   }
 
   private vector(op: number, syscall: string, fd: number, buffers: readonly ArrayBufferView[], position: number | null | bigint, opts?: OpOptions): Promise<number> {
@@ -368,22 +365,22 @@ export class IO {
 
   /** renameat2(2). */
   rename(oldPath: string | Buffer | URL, newPath: string | Buffer | URL, opts?: OpOptions): Promise<number> {
-    const a = toPathBuffer(oldPath, 'oldPath');
-    const b = toPathBuffer(newPath, 'newPath');
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_RENAMEAT, sqe, AT_FDCWD, addressOf(a), AT_FDCWD, addressOf(b));
-    return this.start(sqe, 'rename', pathText(oldPath), [a, b], opts, pathText(newPath));
+    return this.twoPaths(IORING_OP.IORING_OP_RENAMEAT, 'rename', oldPath, 'oldPath', newPath, opts);
   }
 
   /** linkat(2): a hard link (fs.link). */
   hardlink(existingPath: string | Buffer | URL, newPath: string | Buffer | URL, opts?: OpOptions): Promise<number> {
-    const a = toPathBuffer(existingPath, 'existingPath');
-    const b = toPathBuffer(newPath, 'newPath');
+    return this.twoPaths(IORING_OP.IORING_OP_LINKAT, 'link', existingPath, 'existingPath', newPath, opts);
+  }
+
+  /** renameat/linkat: (AT_FDCWD, from) → (AT_FDCWD, to); errors carry both paths, as node:fs's do. */
+  private twoPaths(op: number, syscall: string, from: string | Buffer | URL, fromName: string, to: string | Buffer | URL, opts?: OpOptions): Promise<number> {
+    const a = toPathBuffer(from, fromName);
+    const b = toPathBuffer(to, 'newPath');
     this.checkOptions(opts);
     const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_LINKAT, sqe, AT_FDCWD, addressOf(a), AT_FDCWD, addressOf(b));
-    return this.start(sqe, 'link', pathText(existingPath), [a, b], opts, pathText(newPath));
+    prepRw(op, sqe, AT_FDCWD, addressOf(a), AT_FDCWD, addressOf(b));
+    return this.start(sqe, syscall, pathText(from), [a, b], opts, pathText(to));
   }
 
   /** symlinkat(2). */

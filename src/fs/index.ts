@@ -267,9 +267,7 @@ export async function readFile(path: PathLike | FileHandle, options?: ReadFileOp
   }
   const fd = await io.open(path, toFlags(opts.flag, 'r'), 0o666, { signal: opts.signal });
   try {
-    const data = await readAll(io, fd, opts.signal).catch((e: UringError) => {
-      throw e.code === 'EISDIR' ? new UringError(-21, 'read') : e;
-    });
+    const data = await readAll(io, fd, opts.signal);
     return opts.encoding ? data.toString(opts.encoding) : data;
   } finally {
     await io.close(fd);
