@@ -4,7 +4,9 @@
  * Prints {"ops","samples":[bytes…]}. Run with --expose-gc.
  */
 import { IORING_OP } from '../src/abi/index.js';
-import { prepRw, queueInit } from '../src/ring/index.js';
+import { queueInit, unsafe } from '../src/ring/index.js';
+
+const { prepRw } = unsafe;
 
 const total = Number(process.argv[2] ?? 10_000_000);
 const gc = (globalThis as { gc?: () => void }).gc!;

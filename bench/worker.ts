@@ -9,8 +9,10 @@ import path from 'node:path';
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, IOSQE_FIXED_FILE, IORING_OP, LINUX } from '../src/abi/index.js';
 import { io } from '../src/driver/index.js';
 import * as ufs from '../src/fs/index.js';
-import { allocAlignedBuffer, prepRw, queueInit, registerBuffers, registerFiles, type Ring } from '../src/ring/index.js';
-import { addressOf } from '../src/ring/memory.js';
+import { allocAlignedBuffer, queueInit, registerBuffers, registerFiles, type Ring, unsafe } from '../src/ring/index.js';
+
+// The raw contender is the C program's twin: raw addresses, no checks (ring/unsafe.ts).
+const { prepRw, addressOf } = unsafe;
 
 const [contender, workload, target, opsArg, qdArg, blockArg] = process.argv.slice(2);
 const ops = Number(opsArg);
@@ -61,6 +63,10 @@ function rawRw(): number {
   let completed = 0;
   let writes = 0;
   const op = isWrite ? IORING_OP.IORING_OP_WRITE_FIXED : IORING_OP.IORING_OP_READ_FIXED;
+  const onCqe = (userData: number, res: number): void => {
+    if (res < 0) throw new Error(`cqe ${res}`);
+    free.push(userData);
+  };
   startClock();
   while (completed < ops) {
     while (free.length > 0 && submitted < ops) {
@@ -79,18 +85,7 @@ function rawRw(): number {
       submitted++;
     }
     ring.submitAndWait(1);
-    const u32 = ring.cqU32;
-    const i32 = ring.cqI32;
-    const tail = Atomics.load(u32, ring.cqTailIdx);
-    let head = ring.cqHead;
-    const n = (tail - head) >>> 0;
-    for (; head !== tail; head = (head + 1) >>> 0) {
-      const w = ring.cqesWord + (head & ring.cqMask) * ring.cqeWords;
-      if (i32[w + 2] < 0) throw new Error(`cqe ${i32[w + 2]}`);
-      free.push(u32[w]);
-    }
-    ring.cqAdvance(n);
-    completed += n;
+    completed += ring.drainCq(onCqe);
   }
   ring.queueExit();
   fs.closeSync(fd);

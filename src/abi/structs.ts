@@ -166,6 +166,20 @@ export const statx_timestamp = layout('statx_timestamp', 16, {
   tv_sec: [0, 8], tv_nsec: [8, 4], __reserved: [12, 4],
 });
 
+/** struct msghdr (sendmsg/recvmsg), LP64. */
+export const msghdr = layout('msghdr', 56, {
+  msg_name: [0, 8], msg_namelen: [8, 4], msg_iov: [16, 8], msg_iovlen: [24, 8],
+  msg_control: [32, 8], msg_controllen: [40, 8], msg_flags: [48, 4],
+});
+/** struct futex_waitv (futex_waitv(2), IORING_OP_FUTEX_WAITV). */
+export const futex_waitv = layout('futex_waitv', 24, {
+  val: [0, 8], uaddr: [8, 8], flags: [16, 4], __reserved: [20, 4],
+});
+/** struct epoll_event: packed to 12 bytes on x86-64, 16 elsewhere. */
+export const EPOLL_EVENT_SIZE: number = process.arch === 'x64' ? 12 : 16;
+/** siginfo_t, as waitid(2) fills it. */
+export const SIGINFO_SIZE = 128;
+
 /** Every io_uring struct above, for iteration (the ABI test walks this). */
 export const IO_URING_STRUCTS: readonly Layout[] = Object.freeze([
   io_sqring_offsets, io_cqring_offsets, io_uring_params, io_uring_sqe, io_uring_cqe,
@@ -176,5 +190,5 @@ export const IO_URING_STRUCTS: readonly Layout[] = Object.freeze([
 ]);
 /** Linux structs io_uring ops point at, checked against their own headers. */
 export const LINUX_STRUCTS: readonly Layout[] = Object.freeze([
-  __kernel_timespec, iovec, open_how, statx, statx_timestamp,
+  __kernel_timespec, iovec, open_how, statx, statx_timestamp, msghdr, futex_waitv,
 ]);

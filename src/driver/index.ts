@@ -2,11 +2,10 @@
  * driver/ — io_uring on Node's event loop. One driver (ring) per thread,
  * created lazily on first use with the best flags this kernel offers.
  */
-import { isMainThread, threadId } from 'node:worker_threads';
 import { Driver, type DriverOptions } from './driver.js';
 import { IO } from './io.js';
 
-export { Driver, type DriverOptions, type Completion } from './driver.js';
+export { Driver, type DriverOptions, type Completion, MAX_TIMEOUT_MS } from './driver.js';
 export { IO, type OpOptions, toPathBuffer } from './io.js';
 export { allocAlignedBuffer } from '../ring/memory.js';
 
@@ -19,11 +18,11 @@ let current: IO | null = null;
  * identity, takes its place; the old one is cancelled and drained.
  */
 export function io(options?: DriverOptions): IO {
-  if (current !== null && current.driver.ring.identityChanged) {
+  if (current !== null && (current.driver.identityChanged || current.driver.closed)) {
     void current.driver.close();
     current = null;
   }
-  if (current === null || current.driver.ring.isClosed) current = new IO(new Driver(options));
+  if (current === null) current = new IO(new Driver(options));
   return current;
 }
 
@@ -33,6 +32,3 @@ export async function closeIo(): Promise<void> {
   current = null;
   if (c) await c.driver.close();
 }
-
-/** Which thread this module's driver belongs to. */
-export const owner = { isMainThread, threadId };

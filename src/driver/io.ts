@@ -2,44 +2,61 @@
  * Operations on a driver, two ways:
  *  - promises: `await io.read(fd, buf, pos)`, with `signal` (AbortSignal →
  *    IORING_OP_ASYNC_CANCEL, rejects with AbortError) and `timeout` (ms, an
- *    IORING_OP_LINK_TIMEOUT; rejects with ETIMEDOUT-coded ECANCELED);
+ *    IORING_OP_LINK_TIMEOUT; rejects with ETIMEDOUT when the timer fired).
+ *    Like node:fs/promises, they reject — never throw — on bad arguments.
  *  - callbacks for hot paths: `io.readInto(fd, buf, off, len, pos, cb, token)`
- *    allocates nothing per op; `cb(res, token)` gets the raw result.
- * Arguments are validated before any SQE exists (Node-style errors).
+ *    allocates nothing per op; `cb(res, token)` gets the raw result. Like
+ *    node:fs's callback API, they throw synchronously on bad arguments.
+ * Every argument is validated before any SQE exists; each op (or chain) is
+ * one driver transaction, so a failure leaves nothing half-prepared.
  */
 import {
-  IORING_FSYNC_DATASYNC, IORING_OP, IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK, IOSQE_IO_LINK, LINUX,
+  IORING_CQE_F_MORE, IORING_FSYNC_DATASYNC, IORING_OP_FTRUNCATE, IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK,
+  IOSQE_IO_LINK, LINUX,
 } from '../abi/constants.js';
-import { iovec, statx as statxLayout } from '../abi/structs.js';
+import { statx as statxLayout } from '../abi/structs.js';
 import {
-  invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd,
-  validateInteger,
+  invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd, validateInteger,
 } from '../ring/errors.js';
-import { addressOf, allocAlignedBuffer, writeU64 } from '../ring/memory.js';
-import { prepRw } from '../ring/prep.js';
+import { allocAlignedBuffer } from '../ring/memory.js';
+import {
+  Iovecs, prepClose, prepCloseDirect, prepFsync, prepFtruncate, prepLinkat, prepMkdirat, prepNop,
+  prepOpenat, prepOpenatDirect, prepRead, prepReadFixed, prepReadv, prepRenameat, prepStatx,
+  prepSymlinkat, prepUnlinkat, prepWrite, prepWriteFixed, prepWritev,
+} from '../ring/prep.js';
 import type { Sqe } from '../ring/sqe.js';
-import { type Completion, Driver, ECANCELED } from './driver.js';
+import { type Completion, Driver, ECANCELED, ETIMEDOUT, MAX_TIMEOUT_MS } from './driver.js';
 
 /** Per-op options of the promise API. */
 export interface OpOptions {
   /** Cancels the op when aborted; the promise rejects with an AbortError. */
   signal?: AbortSignal;
-  /** Cancels the op after this many milliseconds (IORING_OP_LINK_TIMEOUT). */
+  /** Cancels the op after this many milliseconds (IORING_OP_LINK_TIMEOUT); the promise rejects with ETIMEDOUT. */
   timeout?: number;
   /** `fd` is an index into the registered files (IOSQE_FIXED_FILE). */
   fixedFile?: boolean;
 }
 
+type PathArg = string | Buffer | URL;
+type PrepFn = (sqe: Sqe, ...args: any[]) => void;
+
 interface Pending {
   resolve(value: number): void;
   reject(error: Error): void;
+  driver: Driver;
   syscall: string;
   path: string | undefined;
   dest: string | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
-  timedOut: boolean;
+  timeout: number | undefined;
+  settled: boolean;
 }
+
+const EPERM = -1;
+const { AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR } = LINUX;
+const TWO_53 = Number.MAX_SAFE_INTEGER;
+const noop = (): void => {};
 
 function abortError(signal: AbortSignal): Error {
   const err = new Error('The operation was aborted', { cause: signal.reason });
@@ -48,44 +65,55 @@ function abortError(signal: AbortSignal): Error {
   return err;
 }
 
-/** Settles the promise of an op from its CQE (the one completion function of the promise API). */
-function settle(res: number, p: Pending): void {
-  if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
-  if (res >= 0) {
-    p.resolve(res);
-  } else if (res === ECANCELED && p.signal?.aborted) {
-    p.reject(abortError(p.signal));
-  } else if (res === ECANCELED && p.timedOut) {
-    p.reject(new UringError(-110, p.syscall, { path: p.path, explanation: 'ETIMEDOUT: the operation did not complete within its timeout and was cancelled.' }));
-  } else {
-    p.reject(new UringError(res, p.syscall, { path: p.path, dest: p.dest }));
+/** The error a failed op rejects with, saying what actually happened. */
+function opError(res: number, p: Pending): Error {
+  if (res === ECANCELED && p.signal?.aborted) return abortError(p.signal);
+  if (res === ETIMEDOUT && p.timeout !== undefined) {
+    return new UringError(res, p.syscall, { path: p.path, dest: p.dest, explanation: `ETIMEDOUT: the operation did not complete within its timeout (${p.timeout} ms) and was cancelled.` });
   }
+  if (res === ECANCELED && p.driver.closing) {
+    return new UringError(res, p.syscall, { path: p.path, dest: p.dest, explanation: 'ECANCELED: the io_uring driver was closed while this operation was pending.' });
+  }
+  if (res === EPERM && p.driver.identityChanged) {
+    return new UringError(res, p.syscall, { path: p.path, dest: p.dest, explanation: 'EPERM: refused (ERR_URING_CREDENTIALS_CHANGED): the process changed its identity before this operation was submitted.' });
+  }
+  return new UringError(res, p.syscall, { path: p.path, dest: p.dest });
+}
+
+/** Settles the promise of an op from its CQE (the one completion function of the promise API). */
+function settle(res: number, p: Pending, flags: number): void {
+  if (p.settled) return; // a zero-copy send's notification follows its result
+  p.settled = true;
+  if (res >= 0) p.resolve(res);
+  else p.reject(opError(res, p));
+  if (p.onAbort && !(flags & IORING_CQE_F_MORE)) p.signal!.removeEventListener('abort', p.onAbort);
 }
 
 const settleCompletion = settle as Completion<Pending>;
-const { AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR } = LINUX;
-const TWO_53 = Number.MAX_SAFE_INTEGER;
+
+// One executor for every promise: no closure per op.
+let nextResolve: (value: number) => void = noop;
+let nextReject: (error: Error) => void = noop;
+function capture(resolve: (value: number) => void, reject: (error: Error) => void): void {
+  nextResolve = resolve;
+  nextReject = reject;
+}
 
 /** A path as the kernel wants it: NUL-terminated bytes; Node's rules for what a path may be. */
 export function toPathBuffer(path: unknown, name = 'path'): Buffer {
   if (typeof path === 'string') {
-    // The common case, in one allocation.
     if (path.includes('\0')) throw invalidArgValue(name, path, 'must be a string, Uint8Array, or URL without null bytes');
     return Buffer.from(`${path}\0`, 'utf8');
   }
-  let text: string | Buffer;
-  if (typeof path === 'string') text = path;
-  else if (Buffer.isBuffer(path) || path instanceof Uint8Array) text = Buffer.from(path as Uint8Array);
+  let bytes: Uint8Array;
+  if (path instanceof Uint8Array) bytes = path;
   else if (path instanceof URL) {
     if (path.protocol !== 'file:') throw invalidArgType(name, 'of scheme file', path);
-    text = decodeURIComponent(path.pathname);
+    bytes = Buffer.from(decodeURIComponent(path.pathname), 'utf8');
   } else throw invalidArgType(name, 'of type string or an instance of Buffer or URL', path);
-  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-  if (bytes.includes(0)) {
-    throw invalidArgValue(name, path, 'must be a string, Uint8Array, or URL without null bytes');
-  }
+  if (bytes.includes(0)) throw invalidArgValue(name, path, 'must be a string, Uint8Array, or URL without null bytes');
   const out = Buffer.allocUnsafe(bytes.length + 1);
-  bytes.copy(out);
+  out.set(bytes);
   out[bytes.length] = 0;
   return out;
 }
@@ -98,11 +126,57 @@ function pathText(path: unknown): string {
 
 function validatePosition(position: unknown): number {
   if (position === null || position === undefined || position === -1) return -1;
-  if (typeof position === 'bigint') position = Number(position);
+  if (typeof position === 'bigint') {
+    if (position < -1n || position > BigInt(TWO_53)) throw outOfRange('position', `>= -1 && <= ${TWO_53}`, position);
+    return Number(position);
+  }
   if (typeof position !== 'number') throw invalidArgType('position', 'of type number or bigint', position);
   if (!Number.isInteger(position)) throw outOfRange('position', 'an integer', position);
   if (position < -1 || position > TWO_53) throw outOfRange('position', `>= -1 && <= ${TWO_53}`, position);
   return position;
+}
+
+/** Validates (buffer, offset, length) the way fs.read does; returns [buffer, offset, length]. */
+function span(buffer: unknown, offset: unknown, length: unknown): [ArrayBufferView, number, number] {
+  const buf = validateBuffer(buffer);
+  const off = offset === undefined || offset === null ? 0 : validateInteger(offset, 'offset', 0, buf.byteLength);
+  const len = length === undefined || length === null ? buf.byteLength - off : validateInteger(length, 'length', 0, 0x7fffffff);
+  if (off + len > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - off}`, len);
+  return [buf, off, len];
+}
+
+/** The mode argument: a number, or an octal string (Node's parseFileMode). */
+export function parseMode(value: unknown, name: string, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'string') {
+    if (!/^[0-7]+$/.test(value)) throw invalidArgValue(name, value, 'must be a 32-bit unsigned integer or an octal string');
+    value = parseInt(value, 8);
+  }
+  return validateInteger(value, name, 0, 0xffffffff);
+}
+
+function checkOptions(opts: OpOptions | undefined): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'of type object', opts);
+  const { signal, timeout, fixedFile } = opts;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number') throw invalidArgType('options.timeout', 'of type number', timeout);
+    if (!(timeout >= 0 && timeout <= MAX_TIMEOUT_MS)) throw outOfRange('options.timeout', `a number of milliseconds >= 0 && <= ${MAX_TIMEOUT_MS}`, timeout);
+  }
+  if (fixedFile !== undefined && typeof fixedFile !== 'boolean') throw invalidArgType('options.fixedFile', 'of type boolean', fixedFile);
+  if (signal?.aborted) throw abortError(signal);
+}
+
+function validateCallback(callback: unknown): void {
+  if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+}
+
+function validateDirfd(value: unknown): number {
+  if (value === undefined) return AT_FDCWD;
+  const fd = validateInteger(value, 'options.dirfd', AT_FDCWD, 0x7fffffff);
+  if (fd < 0 && fd !== AT_FDCWD) throw outOfRange('options.dirfd', `>= 0 or AT_FDCWD (${AT_FDCWD})`, fd);
+  return fd;
 }
 
 /** st_size of a struct statx buffer. */
@@ -120,19 +194,17 @@ export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 
 /** Files up to this size are read in one round trip by readSmallFile. */
-const SMALL_FILE_LIMIT = 64 * 1024;
-/** Reused read and statx buffers of readSmallFile (the state object pins them while in flight). */
+export const SMALL_FILE_LIMIT = 64 * 1024;
+/** Reused read and statx buffers of readSmallFile (the op table pins them while in flight). */
 const smallBuffers: Buffer[] = [];
 const statxBuffers: Uint8Array[] = [];
 /** At most this many pooled buffers (64 KiB each) are kept between calls. */
 const SMALL_POOL_MAX = 128;
 
 interface SmallFileRead {
-  io: IO;
+  driver: Driver;
   slot: number;
-  path: string | Buffer | URL;
-  /** Kept referenced until every CQE of the chain arrived: the kernel reads it. */
-  p: Buffer;
+  path: PathArg;
   buf: Buffer;
   stx: Uint8Array;
   len: number;
@@ -152,7 +224,7 @@ function onSmallClose(_res: number, s: SmallFileRead): void { smallDone(s); }
 /** Settles a readSmallFile once all four CQEs (statx, open, read, close) are in. */
 function smallDone(s: SmallFileRead): void {
   if (--s.pending > 0) return;
-  s.io.driver.releaseDirectSlot(s.slot);
+  s.driver.releaseDirectSlot(s.slot);
   let result: Buffer | null = null;
   let error: Error | null = null;
   if (s.openRes < 0) error = new UringError(s.openRes, 'open', { path: pathText(s.path) });
@@ -175,250 +247,334 @@ function smallDone(s: SmallFileRead): void {
 /** io_uring operations bound to a driver. */
 export class IO {
   readonly driver: Driver;
+  /** The error of the last promise op refused before submission (link() reports it). */
+  #refusal: unknown = undefined;
 
   constructor(driver: Driver) {
+    if (!(driver instanceof Driver)) throw invalidArgType('driver', 'an instance of Driver', driver);
     this.driver = driver;
   }
 
-  private start(sqe: Sqe, syscall: string, path: string | undefined, pin: unknown, opts: OpOptions | undefined, dest?: string): Promise<number> {
-    const signal = opts?.signal;
-    if (opts?.fixedFile) sqe.flags |= IOSQE_FIXED_FILE;
-    return new Promise<number>((resolve, reject) => {
-      const p: Pending = { resolve, reject, syscall, path, dest, signal, onAbort: undefined, timedOut: false };
-      const userData = this.driver.track(sqe, settleCompletion, p, pin);
-      if (opts?.timeout !== undefined) {
-        const timeout = opts.timeout;
-        this.driver.linkTimeout(sqe, userData, timeout);
-        p.timedOut = true; // only consulted if the op ends in -ECANCELED without an abort
-      }
-      if (signal) {
-        p.onAbort = () => this.driver.cancel(userData);
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
-    });
+  #refuse(e: unknown): Promise<never> {
+    this.#refusal = e;
+    return Promise.reject(e);
   }
 
-  private checkOptions(opts: OpOptions | undefined): void {
-    if (opts === undefined) return;
-    if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'of type object', opts);
-    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', opts.signal);
-    if (opts.signal?.aborted) throw abortError(opts.signal);
-    if (opts.timeout !== undefined) {
-      if (typeof opts.timeout !== 'number' || !(opts.timeout >= 0) || !Number.isFinite(opts.timeout)) throw outOfRange('options.timeout', 'a finite number >= 0', opts.timeout);
+  /** One op: a transaction of its SQE (and link timeout); `prep(sqe, a…f)` fills the SQE. */
+  #submit(syscall: string, path: string | undefined, pin: unknown, pin2: unknown, opts: OpOptions | undefined, dest: string | undefined,
+    prep: PrepFn, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): Promise<number> {
+    const driver = this.driver;
+    const mark = driver.txBegin();
+    try {
+      const sqe = driver.txSqe();
+      prep(sqe, a, b, c, d, e, f);
+      if (opts?.fixedFile) sqe.flags |= IOSQE_FIXED_FILE;
+      const promise = this.#track(sqe, syscall, path, dest, pin, pin2, opts);
+      driver.txCommit();
+      return promise;
+    } catch (err) {
+      driver.txRollback(mark);
+      return this.#refuse(err);
     }
   }
 
-  private rw(op: number, syscall: string, fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number, opts?: OpOptions): Promise<number> {
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(op, sqe, fd, addressOf(buffer) + offset, length, position);
-    return this.start(sqe, syscall, undefined, buffer, opts);
-  }
-
-  /** Validates (buffer, offset, length) the way fs.read does. */
-  private span(buffer: unknown, offset: unknown, length: unknown): [ArrayBufferView, number, number] {
-    const buf = validateBuffer(buffer);
-    const off = offset === undefined || offset === null ? 0 : validateInteger(offset, 'offset', 0, buf.byteLength);
-    const len = length === undefined || length === null ? buf.byteLength - off : validateInteger(length, 'length', 0, 0x7fffffff);
-    if (off + len > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - off}`, len);
-    return [buf, off, len];
+  /** Tracks the op in `sqe` with a promise; adds its timeout and abort listener (before anything is committed). */
+  #track(sqe: Sqe, syscall: string, path: string | undefined, dest: string | undefined, pin: unknown, pin2: unknown, opts: OpOptions | undefined): Promise<number> {
+    const driver = this.driver;
+    const promise = new Promise<number>(capture);
+    const p: Pending = {
+      resolve: nextResolve, reject: nextReject, driver, syscall, path, dest,
+      signal: opts?.signal, onAbort: undefined, timeout: opts?.timeout, settled: false,
+    };
+    const userData = driver.txTrack(sqe, settleCompletion, p, pin, pin2);
+    if (p.timeout !== undefined) driver.txLinkTimeout(sqe, userData, p.timeout);
+    if (p.signal) {
+      const onAbort = (): void => driver.cancel(userData);
+      p.signal.addEventListener('abort', onAbort, { once: true });
+      p.onAbort = onAbort;
+    }
+    return promise;
   }
 
   /** read(2)/pread(2) into `buffer` (IORING_OP_READ); position -1 or null reads at the file position. Resolves to bytes read. */
   read(fd: number, buffer: ArrayBufferView, position: number | bigint | null = -1, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
-    validateFd(fd);
-    const [buf, off, len] = this.span(buffer, opts?.offset, opts?.length);
-    return this.rw(IORING_OP.IORING_OP_READ, 'read', fd, buf, off, len, validatePosition(position), opts);
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
+      const pos = validatePosition(position);
+      checkOptions(opts);
+      return this.#submit('read', undefined, buf, undefined, opts, undefined, prepRead, fd, buf, len, pos, off);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** write(2)/pwrite(2) from `buffer` (IORING_OP_WRITE). Resolves to bytes written. */
   write(fd: number, buffer: ArrayBufferView, position: number | bigint | null = -1, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
-    validateFd(fd);
-    const [buf, off, len] = this.span(buffer, opts?.offset, opts?.length);
-    return this.rw(IORING_OP.IORING_OP_WRITE, 'write', fd, buf, off, len, validatePosition(position), opts);
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
+      const pos = validatePosition(position);
+      checkOptions(opts);
+      return this.#submit('write', undefined, buf, undefined, opts, undefined, prepWrite, fd, buf, len, pos, off);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
-  /** READ_FIXED: into registered buffer `bufIndex` (buffer must lie inside it). */
-  readFixed(fd: number, buffer: ArrayBufferView, bufIndex: number, position: number = -1, opts?: OpOptions): Promise<number> {
-    return this.fixed(IORING_OP.IORING_OP_READ_FIXED, 'read', fd, buffer, bufIndex, position, opts);
+  /** READ_FIXED: into registered buffer `bufIndex`; `buffer` must lie inside it (else EFAULT). */
+  readFixed(fd: number, buffer: ArrayBufferView, bufIndex: number, position: number | bigint | null = -1, opts?: OpOptions): Promise<number> {
+    return this.#fixed(prepReadFixed, 'read', fd, buffer, bufIndex, position, opts);
   }
 
   /** WRITE_FIXED: from registered buffer `bufIndex`. */
-  writeFixed(fd: number, buffer: ArrayBufferView, bufIndex: number, position: number = -1, opts?: OpOptions): Promise<number> {
-    return this.fixed(IORING_OP.IORING_OP_WRITE_FIXED, 'write', fd, buffer, bufIndex, position, opts);
+  writeFixed(fd: number, buffer: ArrayBufferView, bufIndex: number, position: number | bigint | null = -1, opts?: OpOptions): Promise<number> {
+    return this.#fixed(prepWriteFixed, 'write', fd, buffer, bufIndex, position, opts);
   }
 
-  private fixed(op: number, syscall: string, fd: number, buffer: ArrayBufferView, bufIndex: number, position: number, opts?: OpOptions): Promise<number> {
-    validateFd(fd);
-    validateBuffer(buffer);
-    validateInteger(bufIndex, 'bufIndex', 0, 0xffff);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(op, sqe, fd, addressOf(buffer), buffer.byteLength, validatePosition(position));
-    sqe.bufIndex = bufIndex;
-    return this.start(sqe, syscall, undefined, buffer, opts);
+  #fixedIndex(bufIndex: unknown): number {
+    const count = this.driver.registeredBufferCount;
+    if (count === 0) throw invalidArgValue('bufIndex', bufIndex, 'refers to no registered buffer: call registerBuffers() first');
+    return validateInteger(bufIndex, 'bufIndex', 0, count - 1);
   }
 
-  private vector(op: number, syscall: string, fd: number, buffers: readonly ArrayBufferView[], position: number | null | bigint, opts?: OpOptions): Promise<number> {
-    validateFd(fd);
-    if (!Array.isArray(buffers)) throw invalidArgType('buffers', 'an instance of Array', buffers);
-    if (buffers.length > 1024) throw outOfRange('buffers.length', '<= 1024 (IOV_MAX)', buffers.length);
-    const iov = Buffer.alloc(Math.max(1, buffers.length) * iovec.size);
-    const u32 = new Uint32Array(iov.buffer, iov.byteOffset, iov.length >> 2);
-    buffers.forEach((b, i) => {
-      validateBuffer(b, `buffers[${i}]`);
-      writeU64(u32, i * 4, addressOf(b));
-      writeU64(u32, i * 4 + 2, b.byteLength);
-    });
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(op, sqe, fd, addressOf(iov), buffers.length, validatePosition(position));
-    return this.start(sqe, syscall, undefined, [iov, buffers], opts);
+  #fixed(prep: PrepFn, syscall: string, fd: number, buffer: ArrayBufferView, bufIndex: number, position: unknown, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      const buf = validateBuffer(buffer);
+      const index = this.#fixedIndex(bufIndex);
+      const pos = validatePosition(position);
+      checkOptions(opts);
+      return this.#submit(syscall, undefined, buf, this.driver.registeredBuffer(index), opts, undefined, prep, fd, buf, buf.byteLength, pos, index, 0);
+    } catch (e) {
+      return this.#refuse(e);
+    }
+  }
+
+  #vector(prep: PrepFn, syscall: string, fd: number, buffers: readonly ArrayBufferView[], position: unknown, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      if (!Array.isArray(buffers)) throw invalidArgType('buffers', 'an instance of Array', buffers);
+      buffers.forEach((b, i) => validateBuffer(b, `buffers[${i}]`));
+      const iov = new Iovecs(buffers); // holds every buffer (a copy of the array) until the CQE
+      const pos = validatePosition(position);
+      checkOptions(opts);
+      return this.#submit(syscall, undefined, iov, undefined, opts, undefined, prep, fd, iov, iov.length, pos);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** preadv(2) (IORING_OP_READV). */
   readv(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null = -1, opts?: OpOptions): Promise<number> {
-    return this.vector(IORING_OP.IORING_OP_READV, 'read', fd, buffers, position, opts);
+    return this.#vector(prepReadv, 'read', fd, buffers, position, opts);
   }
 
   /** pwritev(2) (IORING_OP_WRITEV). */
   writev(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null = -1, opts?: OpOptions): Promise<number> {
-    return this.vector(IORING_OP.IORING_OP_WRITEV, 'write', fd, buffers, position, opts);
+    return this.#vector(prepWritev, 'write', fd, buffers, position, opts);
   }
 
   /** fsync(2) / fdatasync(2) (IORING_OP_FSYNC). */
   fsync(fd: number, datasync = false, opts?: OpOptions): Promise<number> {
-    validateFd(fd);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_FSYNC, sqe, fd, 0, 0, 0);
-    sqe.opFlags = datasync ? IORING_FSYNC_DATASYNC : 0;
-    return this.start(sqe, datasync ? 'fdatasync' : 'fsync', undefined, null, opts);
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      if (typeof datasync !== 'boolean') throw invalidArgType('datasync', 'of type boolean', datasync);
+      checkOptions(opts);
+      return this.#submit(datasync ? 'fdatasync' : 'fsync', undefined, null, undefined, opts, undefined, prepFsync, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** ftruncate(2) (IORING_OP_FTRUNCATE, 6.9+). */
   ftruncate(fd: number, length = 0, opts?: OpOptions): Promise<number> {
-    validateFd(fd);
-    validateInteger(length, 'len', 0, TWO_53);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_FTRUNCATE, sqe, fd, 0, 0, length);
-    return this.start(sqe, 'ftruncate', undefined, null, opts);
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      validateInteger(length, 'len', 0, TWO_53);
+      checkOptions(opts);
+      if (!this.driver.supports(IORING_OP_FTRUNCATE)) throw new UringError(-95, 'ftruncate', { explanation: 'EOPNOTSUPP: this kernel has no IORING_OP_FTRUNCATE (Linux 6.9+).' });
+      return this.#submit('ftruncate', undefined, null, undefined, opts, undefined, prepFtruncate, fd, length);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
-  /** openat(2) (IORING_OP_OPENAT). Resolves to the new fd. */
-  open(path: string | Buffer | URL, flags: number, mode = 0o666, opts?: OpOptions & { dirfd?: number }): Promise<number> {
-    const p = toPathBuffer(path);
-    validateInteger(flags, 'flags', -0x80000000, 0xffffffff);
-    validateInteger(mode, 'mode', 0, 0o7777);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_OPENAT, sqe, opts?.dirfd ?? AT_FDCWD, addressOf(p), mode, 0);
-    sqe.opFlags = flags | LINUX.O_CLOEXEC;
-    return this.start(sqe, 'open', pathText(path), p, opts);
+  /** openat(2) (IORING_OP_OPENAT), always with O_CLOEXEC. Resolves to the new fd. */
+  open(path: PathArg, flags: number, mode: number | string = 0o666, opts?: OpOptions & { dirfd?: number }): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      const p = toPathBuffer(path);
+      validateInteger(flags, 'flags', -0x80000000, 0xffffffff);
+      const m = parseMode(mode, 'mode', 0o666);
+      checkOptions(opts);
+      const dirfd = validateDirfd(opts?.dirfd);
+      return this.#submit('open', pathText(path), p, undefined, opts, undefined, prepOpenat, dirfd, p, (flags | LINUX.O_CLOEXEC) >>> 0, m);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** close(2) (IORING_OP_CLOSE). */
   close(fd: number, opts?: OpOptions): Promise<number> {
-    validateFd(fd);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_CLOSE, sqe, fd, 0, 0, 0);
-    return this.start(sqe, 'close', undefined, null, opts);
-  }
-
-  /** statx(2) into a 256-byte buffer (IORING_OP_STATX); `fd` form with AT_EMPTY_PATH when path is null. */
-  statx(path: string | Buffer | URL | null, target: Uint8Array, options: { fd?: number; followSymlinks?: boolean; mask?: number; syscall?: string } = {}, opts?: OpOptions): Promise<number> {
-    if (target.byteLength < statxLayout.size) throw outOfRange('target.byteLength', `>= ${statxLayout.size}`, target.byteLength);
-    const p = path === null ? Buffer.from([0]) : toPathBuffer(path);
-    let flags = options.followSymlinks === false ? AT_SYMLINK_NOFOLLOW : 0;
-    let dirfd: number = AT_FDCWD;
-    if (path === null) {
-      dirfd = validateFd(options.fd);
-      flags |= AT_EMPTY_PATH;
+    try {
+      this.driver.assertUsable();
+      validateFd(fd);
+      checkOptions(opts);
+      return this.#submit('close', undefined, null, undefined, opts, undefined, prepClose, fd);
+    } catch (e) {
+      return this.#refuse(e);
     }
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_STATX, sqe, dirfd, addressOf(p), options.mask ?? 0xfff, addressOf(target));
-    sqe.opFlags = flags;
-    return this.start(sqe, options.syscall ?? (path === null ? 'fstat' : flags & AT_SYMLINK_NOFOLLOW ? 'lstat' : 'stat'), path === null ? undefined : pathText(path), [p, target], opts);
   }
 
-  /** mkdirat(2). */
-  mkdir(path: string | Buffer | URL, mode = 0o777, opts?: OpOptions): Promise<number> {
-    const p = toPathBuffer(path);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_MKDIRAT, sqe, AT_FDCWD, addressOf(p), mode, 0);
-    return this.start(sqe, 'mkdir', pathText(path), p, opts);
+  /** statx(2) into `target` (at least 256 bytes; IORING_OP_STATX); the fd form (AT_EMPTY_PATH) when path is null. */
+  statx(path: PathArg | null, target: ArrayBufferView, options: { fd?: number; followSymlinks?: boolean; mask?: number; syscall?: string } = {}, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      const stx = validateBuffer(target, 'target');
+      if (stx.byteLength < statxLayout.size) throw outOfRange('target.byteLength', `>= ${statxLayout.size}`, stx.byteLength);
+      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+      const { fd, followSymlinks, mask, syscall } = options;
+      if (followSymlinks !== undefined && typeof followSymlinks !== 'boolean') throw invalidArgType('options.followSymlinks', 'of type boolean', followSymlinks);
+      const m = mask === undefined ? 0xfff : validateInteger(mask, 'options.mask', 0, 0xffffffff);
+      if (syscall !== undefined && typeof syscall !== 'string') throw invalidArgType('options.syscall', 'of type string', syscall);
+      let flags = followSymlinks === false ? AT_SYMLINK_NOFOLLOW : 0;
+      let dirfd: number = AT_FDCWD;
+      let p: Buffer;
+      if (path === null) {
+        dirfd = validateFd(fd, 'options.fd');
+        flags |= AT_EMPTY_PATH;
+        p = Buffer.from([0]);
+      } else {
+        p = toPathBuffer(path);
+      }
+      checkOptions(opts);
+      const name = syscall ?? (path === null ? 'fstat' : flags & AT_SYMLINK_NOFOLLOW ? 'lstat' : 'stat');
+      return this.#submit(name, path === null ? undefined : pathText(path), p, stx, opts, undefined, prepStatx, dirfd, p, flags, m, stx);
+    } catch (e) {
+      return this.#refuse(e);
+    }
+  }
+
+  /** mkdirat(2). `mode` is a number or an octal string. */
+  mkdir(path: PathArg, mode: number | string = 0o777, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      const p = toPathBuffer(path);
+      const m = parseMode(mode, 'mode', 0o777);
+      checkOptions(opts);
+      return this.#submit('mkdir', pathText(path), p, undefined, opts, undefined, prepMkdirat, AT_FDCWD, p, m);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** unlinkat(2); `dir` for rmdir. */
-  unlink(path: string | Buffer | URL, dir = false, opts?: OpOptions): Promise<number> {
-    const p = toPathBuffer(path);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_UNLINKAT, sqe, AT_FDCWD, addressOf(p), 0, 0);
-    sqe.opFlags = dir ? AT_REMOVEDIR : 0;
-    return this.start(sqe, dir ? 'rmdir' : 'unlink', pathText(path), p, opts);
+  unlink(path: PathArg, dir = false, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      const p = toPathBuffer(path);
+      if (typeof dir !== 'boolean') throw invalidArgType('dir', 'of type boolean', dir);
+      checkOptions(opts);
+      return this.#submit(dir ? 'rmdir' : 'unlink', pathText(path), p, undefined, opts, undefined, prepUnlinkat, AT_FDCWD, p, dir ? AT_REMOVEDIR : 0);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** renameat2(2). */
-  rename(oldPath: string | Buffer | URL, newPath: string | Buffer | URL, opts?: OpOptions): Promise<number> {
-    return this.twoPaths(IORING_OP.IORING_OP_RENAMEAT, 'rename', oldPath, 'oldPath', newPath, opts);
+  rename(oldPath: PathArg, newPath: PathArg, opts?: OpOptions): Promise<number> {
+    return this.#twoPaths(prepRenameat, 'rename', oldPath, 'oldPath', newPath, opts);
   }
 
   /** linkat(2): a hard link (fs.link). */
-  hardlink(existingPath: string | Buffer | URL, newPath: string | Buffer | URL, opts?: OpOptions): Promise<number> {
-    return this.twoPaths(IORING_OP.IORING_OP_LINKAT, 'link', existingPath, 'existingPath', newPath, opts);
+  hardlink(existingPath: PathArg, newPath: PathArg, opts?: OpOptions): Promise<number> {
+    return this.#twoPaths(prepLinkat, 'link', existingPath, 'existingPath', newPath, opts);
   }
 
   /** renameat/linkat: (AT_FDCWD, from) → (AT_FDCWD, to); errors carry both paths, as node:fs's do. */
-  private twoPaths(op: number, syscall: string, from: string | Buffer | URL, fromName: string, to: string | Buffer | URL, opts?: OpOptions): Promise<number> {
-    const a = toPathBuffer(from, fromName);
-    const b = toPathBuffer(to, 'newPath');
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(op, sqe, AT_FDCWD, addressOf(a), AT_FDCWD, addressOf(b));
-    return this.start(sqe, syscall, pathText(from), [a, b], opts, pathText(to));
+  #twoPaths(prep: PrepFn, syscall: string, from: PathArg, fromName: string, to: PathArg, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      const a = toPathBuffer(from, fromName);
+      const b = toPathBuffer(to, 'newPath');
+      checkOptions(opts);
+      return this.#submit(syscall, pathText(from), a, b, opts, pathText(to), prep, AT_FDCWD, a, AT_FDCWD, b, 0);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** symlinkat(2). */
-  symlink(target: string | Buffer | URL, path: string | Buffer | URL, opts?: OpOptions): Promise<number> {
-    const a = toPathBuffer(target, 'target');
-    const b = toPathBuffer(path);
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_SYMLINKAT, sqe, AT_FDCWD, addressOf(a), 0, addressOf(b));
-    return this.start(sqe, 'symlink', pathText(target), [a, b], opts, pathText(path));
+  symlink(target: PathArg, path: PathArg, opts?: OpOptions): Promise<number> {
+    try {
+      this.driver.assertUsable();
+      const a = toPathBuffer(target, 'target');
+      const b = toPathBuffer(path);
+      checkOptions(opts);
+      return this.#submit('symlink', pathText(target), a, b, opts, pathText(path), prepSymlinkat, a, AT_FDCWD, b);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /** IORING_OP_NOP: a round trip through the kernel. */
   nop(opts?: OpOptions): Promise<number> {
-    this.checkOptions(opts);
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_NOP, sqe, -1, 0, 0, 0);
-    return this.start(sqe, 'nop', undefined, null, opts);
+    try {
+      this.driver.assertUsable();
+      checkOptions(opts);
+      return this.#submit('nop', undefined, null, undefined, opts, undefined, prepNop);
+    } catch (e) {
+      return this.#refuse(e);
+    }
   }
 
   /**
    * A linked chain (IOSQE_IO_LINK): each op starts when the previous one
    * succeeded; after a failure (or a short read/write) the rest complete
-   * with -ECANCELED. `ops` are thunks calling this IO's methods; they are
-   * prepared back to back in one batch. Resolves to each op's settled result.
+   * with -ECANCELED. `ops` are thunks, each starting one op of this IO
+   * (e.g. `() => io.read(fd, buf, 0)`); the chain is one transaction, so it
+   * never straddles two submissions. If a thunk throws, or its op is
+   * refused, nothing of the chain is submitted: link() rejects with that
+   * error and the ops already started reject with ECANCELED. Resolves to
+   * each op's settled result.
    */
-  async link(...ops: Array<() => Promise<number>>): Promise<PromiseSettledResult<number>[]> {
-    if (ops.length === 0) return [];
+  link(...ops: Array<() => Promise<number>>): Promise<PromiseSettledResult<number>[]> {
+    try {
+      this.driver.assertUsable();
+      ops.forEach((op, i) => {
+        if (typeof op !== 'function') throw invalidArgType(`ops[${i}]`, 'of type function', op);
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (ops.length === 0) return Promise.resolve([]);
+    const driver = this.driver;
+    const mark = driver.txBegin();
     const promises: Promise<number>[] = [];
-    const ring = this.driver.ring;
-    for (let i = 0; i < ops.length; i++) {
-      if (typeof ops[i] !== 'function') throw invalidArgType(`ops[${i}]`, 'a function', ops[i]);
-      const before = ring.sqeTail;
-      promises.push(ops[i]());
-      if (i < ops.length - 1) {
-        // Mark every SQE the thunk prepared as linked to the next one.
-        for (let t = before; t !== ring.sqeTail; t = (t + 1) >>> 0) ring.sqeSlots[t & ring.sqMask].flags |= IOSQE_IO_LINK;
+    try {
+      for (let i = 0; i < ops.length; i++) {
+        const before = driver.txOpCount;
+        this.#refusal = undefined;
+        const started = ops[i]();
+        if (started instanceof Promise) promises.push(started);
+        if (driver.txOpCount === before) {
+          throw this.#refusal ?? invalidArgValue(`ops[${i}]`, ops[i], 'must start exactly one operation of this IO and return its promise');
+        }
       }
+      const n = driver.txSqeCount;
+      for (let i = 0; i < n - 1; i++) driver.txSqeAt(i).flags |= IOSQE_IO_LINK;
+      driver.txCommit();
+    } catch (e) {
+      driver.txRollback(mark, ECANCELED);
+      for (const p of promises) p.catch(noop);
+      return Promise.reject(e);
     }
     return Promise.allSettled(promises);
   }
@@ -426,62 +582,122 @@ export class IO {
   /**
    * A whole small file in one round trip: STATX alongside the linked chain
    * OPENAT (into a direct descriptor) → READ (up to `limit` bytes) → CLOSE
-   * (hard-linked, so it runs even when the read fails). Resolves to the
-   * contents when the file is a regular file that fit; to null when it
-   * did not (larger, or not a regular file), so the caller reads it the
-   * long way. Rejects with the open or read error as node:fs reports it.
+   * (hard-linked, so it runs even when the read fails), one transaction.
+   * Resolves to the contents when the file is a regular file that fit; to
+   * null when it did not (larger, or not a regular file), so the caller reads
+   * it the long way. Rejects with the open or read error as node:fs reports it.
    */
-  readSmallFile(path: string | Buffer | URL, limit = SMALL_FILE_LIMIT): Promise<Buffer | null> {
-    const slot = this.driver.takeDirectSlot();
+  readSmallFile(path: PathArg, limit = SMALL_FILE_LIMIT): Promise<Buffer | null> {
+    let p: Buffer;
+    try {
+      this.driver.assertUsable();
+      p = toPathBuffer(path);
+      validateInteger(limit, 'limit', 0, SMALL_FILE_LIMIT);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const driver = this.driver;
+    const slot = driver.takeDirectSlot();
     if (slot < 0) return Promise.resolve(null);
-    const p = toPathBuffer(path);
     const buf = smallBuffers.pop() ?? allocAlignedBuffer(SMALL_FILE_LIMIT);
     const stx = statxBuffers.pop() ?? new Uint8Array(statxLayout.size);
-    const len = Math.min(limit, SMALL_FILE_LIMIT);
     return new Promise<Buffer | null>((resolve, reject) => {
-      const state: SmallFileRead = { io: this, slot, path, p, buf, stx, len, resolve, reject, pending: 4, statRes: 0, openRes: 0, readRes: 0 };
-      let sqe = this.driver.sqe();
-      prepRw(IORING_OP.IORING_OP_STATX, sqe, AT_FDCWD, addressOf(p), 0x7ff, addressOf(stx));
-      this.driver.track(sqe, onSmallStat, state, null);
-      sqe = this.driver.sqe();
-      prepRw(IORING_OP.IORING_OP_OPENAT, sqe, AT_FDCWD, addressOf(p), 0, 0);
-      sqe.opFlags = LINUX.O_RDONLY; // a direct descriptor takes no O_CLOEXEC (EINVAL): it is never a process fd
-      sqe.fileIndex = slot + 1;
-      sqe.flags = IOSQE_IO_LINK;
-      this.driver.track(sqe, onSmallOpen, state, null);
-      sqe = this.driver.sqe();
-      prepRw(IORING_OP.IORING_OP_READ, sqe, slot, addressOf(buf), len, 0);
-      sqe.flags = IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
-      this.driver.track(sqe, onSmallRead, state, null);
-      sqe = this.driver.sqe();
-      prepRw(IORING_OP.IORING_OP_CLOSE, sqe, 0, 0, 0, 0);
-      sqe.fileIndex = slot + 1;
-      this.driver.track(sqe, onSmallClose, state, null);
+      const state: SmallFileRead = { driver, slot, path, buf, stx, len: limit, resolve, reject, pending: 4, statRes: 0, openRes: 0, readRes: 0 };
+      const mark = driver.txBegin();
+      try {
+        let sqe = driver.txSqe();
+        prepStatx(sqe, AT_FDCWD, p, 0, 0x7ff, stx);
+        driver.txTrack(sqe, onSmallStat, state, p, stx);
+        sqe = driver.txSqe();
+        // A direct descriptor takes no O_CLOEXEC (EINVAL): it is never a process fd.
+        prepOpenatDirect(sqe, AT_FDCWD, p, LINUX.O_RDONLY, 0, slot);
+        sqe.flags = IOSQE_IO_LINK;
+        driver.txTrack(sqe, onSmallOpen, state, p);
+        sqe = driver.txSqe();
+        prepRead(sqe, slot, buf, limit, 0);
+        sqe.flags = IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+        driver.txTrack(sqe, onSmallRead, state, buf);
+        sqe = driver.txSqe();
+        prepCloseDirect(sqe, slot);
+        driver.txTrack(sqe, onSmallClose, state, null);
+        driver.txCommit();
+      } catch (e) {
+        driver.txRollback(mark);
+        driver.releaseDirectSlot(slot);
+        reject(e as Error);
+      }
     });
+  }
+
+  // ------------------------------------------------ registered resources
+
+  /** io_uring_register_buffers(3) on this IO's ring (for readFixed/writeFixed/readFixedInto). */
+  registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    this.driver.registerBuffers(buffers);
+  }
+
+  /** io_uring_unregister_buffers(3). */
+  unregisterBuffers(): void {
+    this.driver.unregisterBuffers();
+  }
+
+  /** io_uring_register_files(3) on this IO's ring (for `fixedFile` ops). */
+  registerFiles(fds: readonly number[]): void {
+    this.driver.registerFiles(fds);
+  }
+
+  /** io_uring_unregister_files(3). */
+  unregisterFiles(): void {
+    this.driver.unregisterFiles();
   }
 
   // ------------------------------------------------ callback API (hot path)
 
-  /** read into buffer[offset, offset+length) at position; `callback(res, token)`; no allocation per op. Returns the op's user_data. */
+  #rwInto(prep: PrepFn, fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number, callback: Completion<any>, token: unknown, pin2: unknown, bufIndex: number, fixedFile: boolean): number {
+    const driver = this.driver;
+    const mark = driver.txBegin();
+    try {
+      const sqe = driver.txSqe();
+      if (bufIndex < 0) prep(sqe, fd, buffer, length, position, offset);
+      else prep(sqe, fd, buffer, length, position, bufIndex, offset);
+      if (fixedFile) sqe.flags = IOSQE_FIXED_FILE;
+      const userData = driver.txTrack(sqe, callback, token, buffer, pin2);
+      driver.txCommit();
+      return userData;
+    } catch (e) {
+      driver.txRollback(mark);
+      throw e;
+    }
+  }
+
+  /** Validates the callback API's (fd, buffer, offset, length, position, callback). */
+  #checkInto(fd: unknown, buffer: unknown, offset: unknown, length: unknown, position: unknown, callback: unknown): void {
+    this.driver.assertUsable();
+    validateFd(fd);
+    const buf = validateBuffer(buffer);
+    validateInteger(offset, 'offset', 0, buf.byteLength);
+    validateInteger(length, 'length', 0, buf.byteLength - (offset as number));
+    validateInteger(position, 'position', -1, TWO_53);
+    validateCallback(callback);
+  }
+
+  /** read into buffer[offset, offset+length) at position; `callback(res, token)`; no allocation per op. Returns the op's user_data. Throws on bad arguments. */
   readInto<T>(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number, callback: Completion<T>, token: T): number {
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_READ, sqe, fd, addressOf(buffer) + offset, length, position);
-    return this.driver.track(sqe, callback, token, buffer);
+    this.#checkInto(fd, buffer, offset, length, position, callback);
+    return this.#rwInto(prepRead, fd, buffer, offset, length, position, callback, token, undefined, -1, false);
   }
 
-  /** write from buffer[offset, offset+length) at position; no allocation per op. */
+  /** write from buffer[offset, offset+length) at position; no allocation per op. Throws on bad arguments. */
   writeFrom<T>(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number, callback: Completion<T>, token: T): number {
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_WRITE, sqe, fd, addressOf(buffer) + offset, length, position);
-    return this.driver.track(sqe, callback, token, buffer);
+    this.#checkInto(fd, buffer, offset, length, position, callback);
+    return this.#rwInto(prepWrite, fd, buffer, offset, length, position, callback, token, undefined, -1, false);
   }
 
-  /** READ_FIXED into registered buffer `bufIndex` (or with a fixed file); no allocation per op. */
+  /** READ_FIXED into registered buffer `bufIndex` (`fd` a registered file if `fixedFile`); no allocation per op. Throws on bad arguments. */
   readFixedInto<T>(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number, bufIndex: number, fixedFile: boolean, callback: Completion<T>, token: T): number {
-    const sqe = this.driver.sqe();
-    prepRw(IORING_OP.IORING_OP_READ_FIXED, sqe, fd, addressOf(buffer) + offset, length, position);
-    sqe.bufIndex = bufIndex;
-    if (fixedFile) sqe.flags = IOSQE_FIXED_FILE;
-    return this.driver.track(sqe, callback, token, buffer);
+    this.#checkInto(fd, buffer, offset, length, position, callback);
+    const index = this.#fixedIndex(bufIndex);
+    if (typeof fixedFile !== 'boolean') throw invalidArgType('fixedFile', 'of type boolean', fixedFile);
+    return this.#rwInto(prepReadFixed, fd, buffer, offset, length, position, callback, token, this.driver.registeredBuffer(index), index, fixedFile);
   }
 }

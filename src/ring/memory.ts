@@ -1,34 +1,51 @@
 /**
- * Addresses of JavaScript memory, for the kernel.
+ * JavaScript memory handed to the kernel.
  *
- * An ArrayBuffer's memory never moves, so its address is looked up once
- * through the shim and cached; a view's address is the buffer's plus the
- * view's byteOffset. Reading `.buffer` first also moves a small typed array
- * off the V8 heap, where the garbage collector could otherwise move it.
+ * The memory contract of every entry point that takes a buffer:
+ *  - Its address is looked up once per ArrayBuffer (the memory of an
+ *    ArrayBuffer never moves; a resizable one reserves its maximum length up
+ *    front) and cached; a view's address is the buffer's plus its byteOffset.
+ *  - The first time a buffer's address is taken it is marked untransferable
+ *    (`worker_threads.markAsUntransferable`, as Node does for its own pooled
+ *    Buffers): a transfer list that names it (postMessage, structuredClone)
+ *    then copies it instead of detaching it, so the memory the kernel may be
+ *    writing can never change owner or be freed by another thread. This is a
+ *    permanent property of the buffer; the README says so.
+ *  - Keeping the memory alive until the kernel is done with it is the
+ *    caller's job: the driver holds every buffer of an op until its last CQE;
+ *    the raw ring layer (ring/prep.ts) holds nothing.
+ *  - Buffers over a SharedArrayBuffer work (their memory is reference-counted
+ *    across threads and cannot be transferred).
  */
+import { markAsUntransferable } from 'node:worker_threads';
+import { outOfRange, invalidArgType, UringError } from './errors.js';
 import { native } from './native.js';
 
 const addresses = new WeakMap<ArrayBufferLike, number>();
 
-/** Address of the first byte of `view` (DESIGN: once per ArrayBuffer). */
-export function addressOf(view: ArrayBufferView): number {
-  const buffer = view.buffer;
+function lookup(buffer: ArrayBufferLike, view: ArrayBufferView | null): number {
   let base = addresses.get(buffer);
   if (base === undefined) {
-    base = native.addressOf(buffer as ArrayBuffer);
-    addresses.set(buffer, base);
-  }
-  return base + view.byteOffset;
-}
-
-/** Address of an ArrayBuffer's first byte. */
-export function addressOfBuffer(buffer: ArrayBuffer): number {
-  let base = addresses.get(buffer);
-  if (base === undefined) {
-    base = native.addressOf(buffer);
+    if (buffer instanceof ArrayBuffer) {
+      base = native.addressOf(buffer);
+      markAsUntransferable(buffer);
+    } else {
+      // A SharedArrayBuffer: N-API reaches its memory through a view.
+      base = native.addressOf(view !== null && view.byteOffset === 0 ? view : new Uint8Array(buffer));
+    }
     addresses.set(buffer, base);
   }
   return base;
+}
+
+/** Address of the first byte of `view` (DESIGN: looked up once per ArrayBuffer). */
+export function addressOf(view: ArrayBufferView): number {
+  return lookup(view.buffer, view) + view.byteOffset;
+}
+
+/** Address of an ArrayBuffer's (or SharedArrayBuffer's) first byte. */
+export function addressOfBuffer(buffer: ArrayBufferLike): number {
+  return lookup(buffer, null);
 }
 
 /** The page size of this machine (sizes of ring regions are rounded to it). */
@@ -64,7 +81,8 @@ export function readU64Big(u32: Uint32Array, index: number): bigint {
 }
 
 /** A small zeroed scratch area with its address, for structs passed to
- * io_uring_register(2) and io_uring_enter(2). */
+ * io_uring_register(2) and io_uring_enter(2) that the kernel reads during
+ * the call (nothing keeps it alive afterwards). */
 export class Scratch {
   readonly bytes: Uint8Array;
   readonly u32: Uint32Array;
@@ -79,6 +97,17 @@ export class Scratch {
   }
 }
 
+/** Shared anonymous memory from mmap(2), unmapped when the ArrayBuffer is
+ * collected (or when its thread exits). Untransferable from the start. */
+export function mapAnonymous(bytes: number, hugetlb = false): ArrayBuffer | number {
+  const region = native.mmap(-1, 0, bytes, hugetlb);
+  if (typeof region !== 'number') markAsUntransferable(region);
+  return region;
+}
+
+/** Largest size allocAlignedBuffer accepts (Node's own Buffer limit). */
+const MAX_ALIGNED = 2 ** 32;
+
 /**
  * A page-aligned Buffer of `size` bytes (anonymous shared memory, unmapped
  * when the Buffer is collected). The kernel copies into page-aligned
@@ -88,13 +117,10 @@ export class Scratch {
  * a page boundary. Use it for large or registered I/O buffers.
  */
 export function allocAlignedBuffer(size: number): Buffer {
+  if (typeof size !== 'number') throw invalidArgType('size', 'of type number', size);
+  if (!Number.isInteger(size) || size < 0 || size > MAX_ALIGNED) throw outOfRange('size', `an integer >= 0 && <= ${MAX_ALIGNED}`, size);
   const bytes = Math.max(PAGE_SIZE, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
-  const region = native.mmap(-1, 0, bytes);
-  if (typeof region === 'number') {
-    const err = new Error(`mmap of ${bytes} bytes failed (errno ${-region})`) as NodeJS.ErrnoException;
-    err.code = 'ENOMEM';
-    err.errno = region;
-    throw err;
-  }
+  const region = mapAnonymous(bytes);
+  if (typeof region === 'number') throw new UringError(region, 'mmap', { explanation: `mmap of ${bytes} bytes of anonymous memory failed.` });
   return Buffer.from(region, 0, size);
 }

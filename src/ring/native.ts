@@ -10,6 +10,8 @@ import path from 'node:path';
 
 /** Opaque handle of a libuv poll watcher. */
 export type Watcher = { readonly __watcher: unique symbol };
+/** Opaque handle of a ring guarded for thread teardown (see native/uring_shim.c). */
+export type RingGuard = { readonly __guard: unique symbol };
 
 export interface NativeShim {
   /** io_uring_setup(2): fd (or registered index) or -errno. */
@@ -23,7 +25,7 @@ export interface NativeShim {
   /** Detaches then unmaps; idempotent; 0 or -errno. */
   munmap(region: ArrayBuffer): number;
   madvise(region: ArrayBuffer, advice: number): number;
-  /** Address of the first byte of an ArrayBuffer or typed array. */
+  /** Address of the first byte of an ArrayBuffer, typed array or DataView (also over a SharedArrayBuffer). */
   addressOf(bytes: ArrayBuffer | ArrayBufferView): number;
   eventfd(): number;
   readEventfd(fd: number): number;
@@ -32,6 +34,17 @@ export interface NativeShim {
   watch(fd: number, onReadable: (events: number) => void): Watcher | number;
   watchRef(watcher: Watcher, keepAlive: boolean): void;
   unwatch(watcher: Watcher): void;
+  /**
+   * Hands the shim what it needs to tear a ring down if this thread's
+   * environment exits with requests in flight: the ring fd and eventfd (closed
+   * then), the region sizes [sqRingSize, cqRingSize, singleMmap ? 1 : 0], the
+   * byte offsets [sq head, sq tail, cq head, cq tail, cq ring_mask, cqes,
+   * CQE size], and the counter of requests in flight (see the contract in the
+   * shim). Returns the guard or -errno.
+   */
+  guardRing(ringFd: number, eventFd: number, regions: Float64Array, offsets: Uint32Array, outstanding: Int32Array): RingGuard | number;
+  /** The ring was drained by JavaScript and is being closed normally. */
+  releaseRing(guard: RingGuard): void;
   /** getrlimit(2): [soft, hard], -1 meaning unlimited; or -errno. */
   getrlimit(resource: number): [number, number] | number;
   readonly RLIMIT_MEMLOCK: number;

@@ -18,7 +18,7 @@ import {
   errnoName, invalidArgType, invalidArgValue, UringError, validateBuffer, validateFd, validateInteger,
   validateU32,
 } from './errors.js';
-import { addressOf, addressOfBuffer, Scratch, writeU64 } from './memory.js';
+import { addressOf, addressOfBuffer, mapAnonymous, Scratch, writeU64 } from './memory.js';
 import { native } from './native.js';
 import type { Ring } from './ring.js';
 
@@ -232,9 +232,7 @@ export function registerRingFd(ring: Ring): number {
   writeU64(up.u32, io_uring_rsrc_update.off.data >> 2, ring.fd);
   const ret = register(ring, R.IORING_REGISTER_RING_FDS, up.address, 1, 'IORING_REGISTER_RING_FDS');
   if (ret !== 1) throw new UringError(-22, 'io_uring_register', { explanation: 'IORING_REGISTER_RING_FDS registered nothing' });
-  ring.registeredIndex = up.u32[io_uring_rsrc_update.off.offset >> 2];
-  ring.enterFd = ring.registeredIndex;
-  ring.enterFlags |= 1 << 4; // IORING_ENTER_REGISTERED_RING
+  ring.useRegisteredRing(up.u32[io_uring_rsrc_update.off.offset >> 2]);
   return ring.registeredIndex;
 }
 
@@ -244,15 +242,13 @@ export function unregisterRingFd(ring: Ring): void {
   const up = new Scratch(io_uring_rsrc_update.size);
   up.u32[io_uring_rsrc_update.off.offset >> 2] = ring.registeredIndex;
   const index = ring.registeredIndex;
-  ring.registeredIndex = -1; // register() must use the plain fd for this call
+  ring.useRegisteredRing(-1); // register() must use the plain fd for this call
   try {
     register(ring, R.IORING_UNREGISTER_RING_FDS, up.address, 1, 'IORING_UNREGISTER_RING_FDS');
   } catch (e) {
-    ring.registeredIndex = index;
+    ring.useRegisteredRing(index);
     throw e;
   }
-  ring.enterFd = ring.fd;
-  ring.enterFlags &= ~(1 << 4);
 }
 
 /** One rule of IORING_REGISTER_RESTRICTIONS. */
@@ -337,10 +333,11 @@ export class BufRing {
   readonly mask: number;
   /** The shared ring memory. */
   readonly memory: ArrayBuffer;
-  private readonly u32: Uint32Array;
-  private readonly u16: Uint16Array;
-  private tail = 0;
-  private readonly buffers: (ArrayBufferView | undefined)[];
+  readonly #u32: Uint32Array;
+  readonly #u16: Uint16Array;
+  #tail = 0;
+  /** Every buffer handed to the kernel, by buffer id: kept until replaced under the same id or the ring is freed. */
+  readonly #buffers = new Map<number, ArrayBufferView>();
 
   /** @internal */
   constructor(bgid: number, entries: number, memory: ArrayBuffer) {
@@ -348,35 +345,46 @@ export class BufRing {
     this.entries = entries;
     this.mask = entries - 1;
     this.memory = memory;
-    this.u32 = new Uint32Array(memory);
-    this.u16 = new Uint16Array(memory);
-    this.buffers = new Array(entries);
+    this.#u32 = new Uint32Array(memory);
+    this.#u16 = new Uint16Array(memory);
   }
 
-  /** io_uring_buf_ring_add(3): stages `buf` with id `bid` at position `offset` past the tail. */
+  /**
+   * io_uring_buf_ring_add(3): stages `buf` with id `bid` at position
+   * `offset` past the tail. The ring keeps `buf` alive under its id (not
+   * under its ring slot: ids and slots differ once buffers are recycled out
+   * of order) until another buffer is added with the same id.
+   */
   add(buf: ArrayBufferView, bid: number, offset = 0): void {
     validateBuffer(buf, 'buf');
     validateInteger(bid, 'bid', 0, 0xffff);
-    const slot = (this.tail + offset) & this.mask;
+    validateInteger(offset, 'offset', 0, this.mask);
+    const slot = (this.#tail + offset) & this.mask;
     const w = (slot * io_uring_buf.size) >> 2;
-    writeU64(this.u32, w + (io_uring_buf.off.addr >> 2), addressOf(buf));
-    this.u32[w + (io_uring_buf.off.len >> 2)] = buf.byteLength;
-    this.u16[(slot * io_uring_buf.size + io_uring_buf.off.bid) >> 1] = bid;
-    this.buffers[bid & this.mask] = buf;
+    this.#buffers.set(bid, buf);
+    writeU64(this.#u32, w + (io_uring_buf.off.addr >> 2), addressOf(buf));
+    this.#u32[w + (io_uring_buf.off.len >> 2)] = buf.byteLength;
+    this.#u16[(slot * io_uring_buf.size + io_uring_buf.off.bid) >> 1] = bid;
   }
 
   /** io_uring_buf_ring_advance(3): publishes `count` staged buffers to the kernel. */
   advance(count: number): void {
-    this.tail = (this.tail + count) & 0xffff;
+    validateInteger(count, 'count', 0, this.entries);
+    this.#tail = (this.#tail + count) & 0xffff;
     // The tail is a u16 at byte 14 of the ring header, written with release ordering.
     const word = io_uring_buf_ring.off.tail >> 2;
-    const old = Atomics.load(this.u32, word);
-    Atomics.store(this.u32, word, (old & 0xffff) | (this.tail << 16));
+    const old = Atomics.load(this.#u32, word);
+    Atomics.store(this.#u32, word, (old & 0xffff) | (this.#tail << 16));
   }
 
-  /** The buffer the kernel chose, from a CQE's flags (IORING_CQE_F_BUFFER). */
+  /** The buffer with this id (from a CQE's flags: IORING_CQE_F_BUFFER, id = flags >>> 16). */
   bufferOf(cqeFlags: number): ArrayBufferView | undefined {
-    return this.buffers[(cqeFlags >>> 16) & this.mask];
+    return this.#buffers.get(cqeFlags >>> 16);
+  }
+
+  /** The buffer added under id `bid`, if any. */
+  bufferById(bid: number): ArrayBufferView | undefined {
+    return this.#buffers.get(bid);
   }
 }
 
@@ -386,7 +394,7 @@ export function setupBufRing(ring: Ring, entries: number, bgid: number, flags = 
   if (entries & (entries - 1)) throw invalidArgValue('entries', entries, 'must be a power of two');
   validateInteger(bgid, 'bgid', 0, 0xffff);
   const size = entries * io_uring_buf.size;
-  const region = native.mmap(-1, 0, size);
+  const region = mapAnonymous(size);
   if (typeof region === 'number') throw new UringError(region, 'mmap');
   const reg = new Scratch(io_uring_buf_reg.size);
   writeU64(reg.u32, io_uring_buf_reg.off.ring_addr >> 2, addressOfBuffer(region));

@@ -9,7 +9,7 @@ import {
 } from '../abi/constants.js';
 import { io_uring_params } from '../abi/structs.js';
 import { invalidArgType, invalidArgValue, UringError, validateU32 } from './errors.js';
-import { addressOfBuffer, PAGE_SIZE } from './memory.js';
+import { addressOfBuffer, mapAnonymous, PAGE_SIZE } from './memory.js';
 import { native } from './native.js';
 import {
   decodeParams, encodeParams, noMmapLayout, regionSizes, resolveOptions, resolveParams,
@@ -49,7 +49,7 @@ export function queueInitParams(entries: number, params: IoUringParams, memory?:
  */
 export function allocRingMemory(bytes: number, hugetlb = false): ArrayBuffer {
   validateU32(bytes, 'bytes');
-  const region = native.mmap(-1, 0, bytes, hugetlb);
+  const region = mapAnonymous(bytes, hugetlb);
   if (typeof region === 'number') throw new UringError(region, 'mmap');
   return region;
 }

@@ -25,7 +25,11 @@ export const SQE_WORD = Object.freeze({
   addr3: S.addr3 >> 2,
 });
 
-/** One submission queue entry slot. */
+/**
+ * One submission queue entry slot. Its pointer fields (addr, off/addr2,
+ * addr3) are read-only here: prep helpers fill them from buffers whose
+ * bounds they checked, and the `unsafe` module writes raw values.
+ */
 export class Sqe {
   /** @internal The whole SQE array as u32 words. */
   readonly u32: Uint32Array;
@@ -58,11 +62,9 @@ export class Sqe {
   set ioprio(v: number) { const w = this.word; this.u32[w] = (this.u32[w] & 0xffff) | ((v & 0xffff) << 16); }
   get fd(): number { return this.u32[this.word + SQE_WORD.fd] | 0; }
   set fd(v: number) { this.u32[this.word + SQE_WORD.fd] = v; }
-  /** off / addr2 (u64 as a number; -1 means all ones). */
+  /** off / addr2 (u64 as a number). */
   get off(): number { return readU64(this.u32, this.word + SQE_WORD.off); }
-  set off(v: number) { writeU64(this.u32, this.word + SQE_WORD.off, v); }
   get addr(): number { return readU64(this.u32, this.word + SQE_WORD.addr); }
-  set addr(v: number) { writeU64(this.u32, this.word + SQE_WORD.addr, v); }
   get len(): number { return this.u32[this.word + SQE_WORD.len]; }
   set len(v: number) { this.u32[this.word + SQE_WORD.len] = v; }
   /** The per-opcode flags word (rw_flags, timeout_flags, open_flags, …). */
@@ -83,12 +85,40 @@ export class Sqe {
   get fileIndex(): number { return this.u32[this.word + SQE_WORD.fileIndex]; }
   set fileIndex(v: number) { this.u32[this.word + SQE_WORD.fileIndex] = v; }
   get addr3(): number { return readU64(this.u32, this.word + SQE_WORD.addr3); }
-  set addr3(v: number) { writeU64(this.u32, this.word + SQE_WORD.addr3, v); }
 
   /** The command area (uring_cmd): 16 bytes from offset 48, or 80 with SQE128. */
   get cmd(): Uint8Array {
     return new Uint8Array(this.u32.buffer, this.u32.byteOffset + this.word * 4 + io_uring_sqe.off.cmd, this.size - io_uring_sqe.off.cmd);
   }
+}
+
+/**
+ * @internal The common layout of io_uring_prep_rw (opcode, fd, off, addr,
+ * len), every other field of the 64-byte SQE cleared. `address` is raw:
+ * only prep.ts (after checking the buffer it came from) and unsafe.ts call it.
+ */
+export function fillSqe(op: number, sqe: Sqe, fd: number, address: number, len: number, offset: number): void {
+  const u = sqe.u32;
+  const w = sqe.word;
+  u[w] = op & 0xff;
+  u[w + SQE_WORD.fd] = fd;
+  writeU64(u, w + SQE_WORD.off, offset);
+  writeU64(u, w + SQE_WORD.addr, address);
+  u[w + SQE_WORD.len] = len;
+  u[w + SQE_WORD.opFlags] = 0;
+  u[w + SQE_WORD.userData] = 0;
+  u[w + SQE_WORD.userData + 1] = 0;
+  u[w + SQE_WORD.bufIndex] = 0;
+  u[w + SQE_WORD.fileIndex] = 0;
+  u[w + SQE_WORD.addr3] = 0;
+  u[w + SQE_WORD.addr3 + 1] = 0;
+  u[w + SQE_WORD.addr3 + 2] = 0;
+  u[w + SQE_WORD.addr3 + 3] = 0;
+}
+
+/** @internal Writes a u64 field of an SQE (off/addr2, addr, addr3): for prep helpers and `unsafe` only. */
+export function setSqeU64(sqe: Sqe, word: number, value: number): void {
+  writeU64(sqe.u32, sqe.word + word, value);
 }
 
 const C = io_uring_cqe.off;

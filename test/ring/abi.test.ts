@@ -61,6 +61,8 @@ const PRELUDE = [
   '#include <poll.h>',
   '#include <time.h>',
   '#include <sys/uio.h>',
+  '#include <sys/socket.h>',
+  '#include <linux/futex.h>',
   '#include <linux/io_uring.h>',
   '#include <linux/openat2.h>',
   'int main(void) {',

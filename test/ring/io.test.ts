@@ -9,15 +9,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 import {
   IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK, IOSQE_IO_LINK, IORING_OP, IORING_TIMEOUT_ETIME_SUCCESS,
-  IORING_ASYNC_CANCEL_ALL, iovec, __kernel_timespec, IOSQE_CQE_SKIP_SUCCESS,
+  IORING_ASYNC_CANCEL_ALL, __kernel_timespec, IOSQE_CQE_SKIP_SUCCESS,
 } from '../../src/abi/index.js';
 import {
-  addressOf, getProbe, prepCancel64, prepLinkTimeout, prepNop, prepRead, prepReadFixed, prepReadv,
+  Iovecs, getProbe, prepCancel64, prepLinkTimeout, prepNop, prepRead, prepReadFixed, prepReadv,
   prepTimeout, prepWrite, prepWriteFixed, prepWritev, queueInit, registerBuffers, registerFiles,
   registerFilesUpdate, registerRingFd, unregisterBuffers, unregisterFiles, unregisterRingFd,
-  registerFilesSparse, registerEventfd, unregisterEventfd, native, registerPersonality,
+  registerFilesSparse, registerEventfd, unregisterEventfd, registerPersonality,
   unregisterPersonality, registerIowqMaxWorkers, prepFsync, prepPollAdd, type Ring,
 } from '../../src/ring/index.js';
+import { native } from '../../src/ring/native.js';
 import { fifo, tempDir } from '../helpers.js';
 
 const dir = tempDir();
@@ -40,13 +41,8 @@ function timespec(ms: number): Buffer {
   return ts;
 }
 
-function iovecs(bufs: Buffer[]): Buffer {
-  const iov = Buffer.alloc(bufs.length * iovec.size);
-  bufs.forEach((b, i) => {
-    iov.writeBigUInt64LE(BigInt(addressOf(b)), i * iovec.size);
-    iov.writeBigUInt64LE(BigInt(b.length), i * iovec.size + 8);
-  });
-  return iov;
+function iovecs(bufs: Buffer[]): Iovecs {
+  return new Iovecs(bufs);
 }
 
 test('NOP round trip; user_data survives all 64 bits', () => {
@@ -88,6 +84,8 @@ test('write then read a file at offsets; readv/writev scatter-gather', () => {
   sqe = ring.getSqe()!;
   prepWritev(sqe, fd, wiov, 3, 0);
   sqe.userData = 3;
+  // Write first, then read: a hard ordering through a link.
+  sqe.flags = IOSQE_IO_LINK;
   const r1 = Buffer.alloc(4);
   const r2 = Buffer.alloc(2);
   const riov = iovecs([r1, r2]);
@@ -95,8 +93,6 @@ test('write then read a file at offsets; readv/writev scatter-gather', () => {
   prepReadv(sqe, fd, riov, 2, 0);
   sqe.flags = 0;
   sqe.userData = 4;
-  // Write first, then read: a hard ordering through a link.
-  ring.sqeSlots[(ring.sqeTail - 2) & ring.sqMask].flags = IOSQE_IO_LINK;
   ring.submitAndWait(2);
   assert.deepEqual([...drain(ring, 2)].sort(), [[3, 6], [4, 6]]);
   assert.equal(r1.toString() + r2.toString(), 'ABCDEF');
