@@ -60,6 +60,8 @@ export interface DriverOptions {
   entries?: number;
   /** 'coop' (COOP_TASKRUN+TASKRUN_FLAG, ring fd readiness; the default), 'defer' (DEFER_TASKRUN + eventfd) or 'plain'. */
   taskrun?: 'coop' | 'defer' | 'plain';
+  /** Most ops tracked at once (queued or in flight), 1..2^20 (the default); one more is refused with ERR_URING_INFLIGHT_LIMIT. */
+  maxInflight?: number;
 }
 
 const SLOT_BITS = 20;
@@ -94,8 +96,8 @@ const TASKRUN_FLAGS = {
   plain: 0,
 } as const;
 
-function resolveOptions(options: unknown): { entries: number; taskrun: 'coop' | 'defer' | 'plain' } {
-  if (options === undefined) return { entries: 256, taskrun: 'coop' };
+function resolveOptions(options: unknown): { entries: number; taskrun: 'coop' | 'defer' | 'plain'; maxInflight: number } {
+  if (options === undefined) return { entries: 256, taskrun: 'coop', maxInflight: SLOT_SPACE };
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const o = options as DriverOptions;
   const entries = o.entries === undefined ? 256 : validateInteger(o.entries, 'options.entries', 1, 32768);
@@ -103,7 +105,8 @@ function resolveOptions(options: unknown): { entries: number; taskrun: 'coop' | 
   if (taskrun !== 'coop' && taskrun !== 'defer' && taskrun !== 'plain') {
     throw invalidArgValue('options.taskrun', taskrun, "must be 'coop', 'defer' or 'plain'");
   }
-  return { entries, taskrun };
+  const maxInflight = o.maxInflight === undefined ? SLOT_SPACE : validateInteger(o.maxInflight, 'options.maxInflight', 1, SLOT_SPACE);
+  return { entries, taskrun, maxInflight };
 }
 
 /** Creates the ring with the driver's flags, dropping those an older kernel refuses (EINVAL). */
@@ -150,6 +153,7 @@ export class Driver {
   #free: number[] = [];
   #capacity = 0;
   #inflight = 0;
+  readonly #maxInflight: number;
 
   // The open transaction.
   #txDepth = 0;
@@ -189,7 +193,8 @@ export class Driver {
   readonly #onCqeBound = (userData: number, res: number, flags: number): void => this.#onCqe(userData, res, flags);
 
   constructor(options?: DriverOptions) {
-    const { entries, taskrun } = resolveOptions(options);
+    const { entries, taskrun, maxInflight } = resolveOptions(options);
+    this.#maxInflight = maxInflight;
     const ring = createRing(entries, taskrun);
     let eventfd = -1;
     let watcher: Watcher | null = null;
@@ -370,10 +375,10 @@ export class Driver {
   }
 
   #takeSlot(): number {
-    if (this.#free.length === 0) {
-      if (this.#capacity >= SLOT_SPACE) throw outOfRange('operations in flight', `<= ${SLOT_SPACE} on one driver`, SLOT_SPACE + 1);
-      this.#grow(this.#capacity * 2);
+    if (this.#inflight >= this.#maxInflight) {
+      throw invalidState(`${this.#inflight} operations are already queued or in flight on this driver, its maximum (maxInflight); wait for some to complete`, 'ERR_URING_INFLIGHT_LIMIT');
     }
+    if (this.#free.length === 0) this.#grow(this.#capacity * 2);
     return this.#free.pop()!;
   }
 

@@ -74,7 +74,7 @@ export class UringError extends Error {
   }
 }
 
-type NodeCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_STATE' | 'ERR_URING_RING_CLOSED' | 'ERR_URING_SQ_FULL' | 'ERR_URING_CREDENTIALS_CHANGED';
+type NodeCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_STATE' | 'ERR_URING_RING_CLOSED' | 'ERR_URING_CREDENTIALS_CHANGED' | 'ERR_URING_INFLIGHT_LIMIT';
 
 function withCode<E extends Error>(err: E, code: NodeCode): E & { code: NodeCode } {
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });

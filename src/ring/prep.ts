@@ -57,8 +57,16 @@ function checkCount(sqe: Sqe, value: unknown, name: string, max = MAX_LEN): numb
   return value;
 }
 
-/** Address of `length` bytes at `offset` into `mem`, after checking they lie inside it. */
+/**
+ * Address of `length` bytes at `offset` into `mem`, after checking they lie
+ * inside it. null is address 0: the kernel answers EFAULT, or picks a buffer
+ * itself (IOSQE_BUFFER_SELECT).
+ */
 function span(sqe: Sqe, mem: unknown, name: string, length: number, offset: number): number {
+  if (mem === null) {
+    checkCount(sqe, length, 'nbytes');
+    return 0;
+  }
   const view = checkView(sqe, mem, name);
   checkCount(sqe, length, 'nbytes');
   checkCount(sqe, offset, 'bufOffset');
@@ -590,8 +598,7 @@ export function prepSendZcFixed(sqe: Sqe, sockfd: number, buf: Memory, len: numb
 
 /** io_uring_prep_recv(3): recv(2) of up to `len` bytes into `buf` (from `bufOffset`); `buf` null with IOSQE_BUFFER_SELECT. */
 export function prepRecv(sqe: Sqe, sockfd: number, buf: Memory, len: number, flags: number, bufOffset = 0): void {
-  const address = buf === null ? 0 : span(sqe, buf, 'buf', len, bufOffset);
-  fill(IORING_OP.IORING_OP_RECV, sqe, sockfd, address, len, 0);
+  fill(IORING_OP.IORING_OP_RECV, sqe, sockfd, span(sqe, buf, 'buf', len, bufOffset), len, 0);
   sqe.opFlags = flags;
 }
 
