@@ -221,7 +221,8 @@ function computeTargets(results: Array<{ workload: Workload; rows: Row[] }>, hav
     const u = get(id, 'uring/net');
     const c = get(id, 'C on liburing');
     const size = s === '64b' ? '64 B' : '16 KiB';
-    add(`echo, 64 connections, ${size}: uring/net vs node:net`, 2, u?.vsNode, why(id, ['uring/net', 'node:net']));
+    const uCapped = u && (u.median as EchoResult).clientCpu >= CLIENT_BOUND;
+    add(`echo, 64 connections, ${size}: uring/net vs node:net${uCapped ? ' (uring/net was load-generator-bound: the ratio understates it)' : ''}`, 2, u?.vsNode, why(id, ['uring/net', 'node:net']));
     const vsC = u && c ? (u.median as EchoResult).rtPerSec / (c.median as EchoResult).rtPerSec : undefined;
     const capped = c && (c.median as EchoResult).clientCpu >= CLIENT_BOUND;
     add(`echo, 64 connections, ${size}: uring/net vs C on liburing${capped ? ' (C was load-generator-bound: the ratio flatters uring/net)' : ''}`, 0.6, vsC, why(id, ['uring/net', 'C']));
