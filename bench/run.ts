@@ -5,6 +5,9 @@
  * each run in its own process; prints a table per workload (median and best
  * ops/s and MiB/s, ratio of ours to the best node:fs peer and to C on
  * liburing), writes bench/results/latest.json, latest.md and latest.svg.
+ * Then the net family (bench/net/run-net.ts; alone with `--only net`, or one
+ * of its workloads with `--only net-echo` / `net-bulk` / `net-http`), which
+ * writes bench/results/net.json and net.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, svgChart } from './chart.js';
+import { runNet } from './net/run-net.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -237,4 +241,7 @@ function markdown(results: Array<{ workload: Workload; rows: Row[] }>, machine: 
   return parts.join('\n');
 }
 
-await main();
+// The net family is selected with --only net…; any other --only (or none) runs the file workloads as before.
+const netOnly = only?.startsWith('net') ?? false;
+if (!netOnly) await main();
+if (!only || netOnly) await runNet({ quick, rounds, only, resultsDir, log });
