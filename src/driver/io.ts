@@ -10,6 +10,7 @@
 import {
   IORING_FSYNC_DATASYNC, IORING_OP, IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK, IOSQE_IO_LINK, LINUX,
 } from '../abi/constants.js';
+import { S_IFDIR, S_IFREG, statxSize, statxType } from '../abi/statx.js';
 import { iovec, statx as statxLayout } from '../abi/structs.js';
 import {
   invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd,
@@ -19,6 +20,8 @@ import { addressOf, allocAlignedBuffer, writeU64 } from '../ring/memory.js';
 import { prepRw } from '../ring/prep.js';
 import type { Sqe } from '../ring/sqe.js';
 import { type Completion, Driver, ECANCELED } from './driver.js';
+
+export { S_IFDIR, S_IFREG, statxSize, statxType };
 
 /** Per-op options of the promise API. */
 export interface OpOptions {
@@ -104,20 +107,6 @@ function validatePosition(position: unknown): number {
   if (position < -1 || position > TWO_53) throw outOfRange('position', `>= -1 && <= ${TWO_53}`, position);
   return position;
 }
-
-/** st_size of a struct statx buffer. */
-export function statxSize(stx: Uint8Array): number {
-  const view = new DataView(stx.buffer, stx.byteOffset, stx.byteLength);
-  return view.getUint32(statxLayout.off.stx_size, true) + view.getUint32(statxLayout.off.stx_size + 4, true) * 0x1_0000_0000;
-}
-
-/** The file type bits (S_IFMT) of a struct statx buffer. */
-export function statxType(stx: Uint8Array): number {
-  return new DataView(stx.buffer, stx.byteOffset, stx.byteLength).getUint16(statxLayout.off.stx_mode, true) & 0o170000;
-}
-
-export const S_IFREG = 0o100000;
-export const S_IFDIR = 0o040000;
 
 /** Files up to this size are read in one round trip by readSmallFile. */
 const SMALL_FILE_LIMIT = 64 * 1024;
