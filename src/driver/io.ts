@@ -14,6 +14,7 @@ import {
   IORING_CQE_F_MORE, IORING_FSYNC_DATASYNC, IORING_OP_FTRUNCATE, IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK,
   IOSQE_IO_LINK, LINUX,
 } from '../abi/constants.js';
+import { S_IFDIR, S_IFREG, statxSize, statxType } from '../abi/statx.js';
 import { statx as statxLayout } from '../abi/structs.js';
 import {
   invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd, validateInteger,
@@ -179,19 +180,7 @@ function validateDirfd(value: unknown): number {
   return fd;
 }
 
-/** st_size of a struct statx buffer. */
-export function statxSize(stx: Uint8Array): number {
-  const view = new DataView(stx.buffer, stx.byteOffset, stx.byteLength);
-  return view.getUint32(statxLayout.off.stx_size, true) + view.getUint32(statxLayout.off.stx_size + 4, true) * 0x1_0000_0000;
-}
-
-/** The file type bits (S_IFMT) of a struct statx buffer. */
-export function statxType(stx: Uint8Array): number {
-  return new DataView(stx.buffer, stx.byteOffset, stx.byteLength).getUint16(statxLayout.off.stx_mode, true) & 0o170000;
-}
-
-export const S_IFREG = 0o100000;
-export const S_IFDIR = 0o040000;
+export { S_IFDIR, S_IFREG, statxSize, statxType };
 
 /** Files up to this size are read in one round trip by readSmallFile. */
 export const SMALL_FILE_LIMIT = 64 * 1024;

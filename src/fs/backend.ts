@@ -39,8 +39,11 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | 
       chosen = { info: { name: 'io_uring' }, io: () => driver.io() };
     } catch (e) {
       if (forced === 'io_uring') throw e;
-      const err = e as Error;
-      chosen = { info: { name: 'node:fs', reason: err.message.split('\n').join(' '), error: err }, io: null };
+      // No addon for this system (ERR_URING_NATIVE_MISSING), not Linux, or a ring the kernel refused.
+      const err = e as NodeJS.ErrnoException;
+      const message = err.message.split('\n').join(' ');
+      const reason = typeof err.code === 'string' && !message.includes(err.code) ? `${err.code}: ${message}` : message;
+      chosen = { info: { name: 'node:fs', reason, error: err }, io: null };
     }
     return chosen;
   })();

@@ -13,7 +13,8 @@ import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { statx as SX } from '../abi/structs.js';
 import { LINUX } from '../abi/constants.js';
-import { type IO, S_IFDIR, statxSize, statxType } from '../driver/io.js';
+import { S_IFDIR, statxSize, statxType } from '../abi/statx.js';
+import type { IO } from '../driver/io.js';
 import { invalidArgType, invalidArgValue, UringError } from '../ring/errors.js';
 import { backend, currentIo } from './backend.js';
 

@@ -1,10 +1,16 @@
 /**
  * Loads the native shim (native/uring_shim.c): the syscall boundary and
- * nothing more. Importing the ring layer on a platform other than Linux, or
- * without the built addon, throws a clear error; the package root stays
- * importable because it loads this module lazily.
+ * nothing more. Loading is lazy: importing this module never throws; the
+ * first use of `native` loads the addon, and if there is none for this system
+ * (no prebuild fits, none was compiled, or not Linux) that use throws
+ * ERR_URING_NATIVE_MISSING / ERR_URING_UNSUPPORTED_PLATFORM saying how to fix
+ * it, which is what makes the fs API fall back to node:fs. On Linux the ring
+ * layer imports even without the addon (its PAGE_SIZE, read at import, comes
+ * from the kernel); off Linux importing it throws ERR_URING_UNSUPPORTED_PLATFORM.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -54,6 +60,29 @@ export interface NativeShim {
   readonly PAGE_SIZE: number;
 }
 
+/** Where the addon is looked for: the package root (prebuilds/, build/). */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const FIX =
+  'install python3, make and a C compiler, then run `npm rebuild uring` ' +
+  '(in a checkout of uring: `npm ci`, or `npx node-gyp rebuild`)';
+
+function missing(detail: string, cause?: unknown): Error {
+  const log = path.join(root, 'uring-install.log');
+  const err = new Error(
+    `uring: the native addon (uring_shim) is not available: ${detail}. To use io_uring, ${FIX}` +
+      `${existsSync(log) ? `; the failed install build is logged in ${log}` : ''}.`,
+    cause === undefined ? undefined : { cause },
+  );
+  (err as NodeJS.ErrnoException).code = 'ERR_URING_NATIVE_MISSING';
+  return err;
+}
+
+/**
+ * Finds and loads the addon the way node-gyp-build does (build/Release, then
+ * build/Debug, then the prebuilds/<platform>-<arch>/ binary whose tags match
+ * this runtime and libc). Throws ERR_URING_UNSUPPORTED_PLATFORM off Linux and
+ * ERR_URING_NATIVE_MISSING when nothing loads.
+ */
 function load(): NativeShim {
   if (process.platform !== 'linux') {
     const err = new Error(
@@ -64,27 +93,107 @@ function load(): NativeShim {
     throw err;
   }
   const require = createRequire(import.meta.url);
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  const candidates = [
-    path.join(root, 'build', 'Release', 'uring_shim.node'),
-    path.join(root, 'build', 'Debug', 'uring_shim.node'),
-  ];
-  let lastError: unknown;
-  for (const file of candidates) {
-    try {
-      return require(file) as NativeShim;
-    } catch (e) {
-      lastError = e;
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') break;
-    }
+  let resolveAddon: (dir: string) => string;
+  try {
+    resolveAddon = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
+  } catch (e) {
+    throw missing(`its loader, node-gyp-build, is not installed (${(e as Error).message.split('\n')[0]})`, e);
   }
-  const err = new Error(
-    `uring: the native shim is not built (${(lastError as Error)?.message}). ` +
-      `Run \`npm ci\` (or \`npx node-gyp rebuild\`) in ${root}; it needs python3, make and a C compiler.`,
-    { cause: lastError },
-  );
-  (err as NodeJS.ErrnoException).code = 'ERR_URING_NATIVE_MISSING';
-  throw err;
+  let file: string;
+  try {
+    file = resolveAddon(root);
+  } catch (e) {
+    const why = (e as Error).message.split('\n')[0].replace(/^No native build was found for /, '');
+    const redirected = process.env.URING_PREBUILD ? `, looked for in URING_PREBUILD=${process.env.URING_PREBUILD}` : ` in ${root}`;
+    throw missing(`no prebuilt binary fits this system and none was built from source (${why})${redirected}`, e);
+  }
+  try {
+    return require(file) as NativeShim;
+  } catch (e) {
+    throw missing(`${file} does not load (${(e as Error).message.split('\n')[0]})`, e);
+  }
 }
 
-export const native: NativeShim = load();
+let failure: Error | null = null;
+
+/**
+ * Loads the addon now (once) and makes `native` the addon itself; throws the
+ * reason when it cannot be loaded (every later use throws the same error).
+ */
+export function loadNative(): NativeShim {
+  if (native !== placeholder) return native;
+  if (failure) throw failure;
+  try {
+    native = load();
+  } catch (e) {
+    failure = e as Error;
+    throw failure;
+  }
+  return native;
+}
+
+/**
+ * The kernel's page size without the addon: AT_PAGESZ from /proc/self/auxv
+ * (where sysconf(_SC_PAGESIZE) gets it too), so PAGE_SIZE stays true and the
+ * modules that read it at import (memory.ts) still import when the addon is
+ * missing. Null off Linux or when auxv is unreadable.
+ */
+function auxvPageSize(): number | null {
+  if (process.platform !== 'linux') return null;
+  let auxv: Buffer;
+  try {
+    auxv = readFileSync('/proc/self/auxv');
+  } catch {
+    return null;
+  }
+  const AT_PAGESZ = 6;
+  // Pairs of native words (a_type, a_val), ended by AT_NULL.
+  const word = ['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el'].includes(process.arch) ? 8 : 4;
+  const le = endianness() === 'LE';
+  for (let at = 0; at + 2 * word <= auxv.length; at += 2 * word) {
+    const read = (o: number): number =>
+      word === 8 ? Number(le ? auxv.readBigUInt64LE(o) : auxv.readBigUInt64BE(o)) : le ? auxv.readUInt32LE(o) : auxv.readUInt32BE(o);
+    const type = read(at);
+    if (type === 0) break;
+    if (type === AT_PAGESZ) return read(at + word);
+  }
+  return null;
+}
+
+/**
+ * Stands for the addon until it is first used: any property read loads it
+ * (and re-points `native` at it, so later reads see the addon itself, with no
+ * indirection on the hot path). If it cannot be loaded, every use throws the
+ * reason, except PAGE_SIZE, which is read from the kernel directly.
+ */
+const placeholder: NativeShim = new Proxy({} as NativeShim, {
+  get(_, key) {
+    if (typeof key === 'symbol') return undefined;
+    let shim: NativeShim;
+    try {
+      shim = loadNative();
+    } catch (e) {
+      if (key === 'PAGE_SIZE') {
+        const size = auxvPageSize();
+        if (size !== null) return size;
+      }
+      throw e;
+    }
+    const value = (shim as unknown as Record<string, unknown>)[key];
+    return typeof value === 'function' ? value.bind(shim) : value;
+  },
+  set(_, key, value) {
+    (loadNative() as unknown as Record<PropertyKey, unknown>)[key] = value;
+    return true;
+  },
+  has(_, key) {
+    return key in loadNative();
+  },
+});
+
+/**
+ * The native shim. An ES module live binding: the placeholder above until the
+ * first use, then the addon's own exports object, so `native.enter(...)` on
+ * the hot path is a plain property call.
+ */
+export let native: NativeShim = placeholder;
