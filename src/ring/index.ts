@@ -16,7 +16,9 @@ export * from './ring.js';
 export * from './sqe.js';
 export * from './prep.js';
 export * from './register.js';
-export { setSetupExplainer, explainSetupFailure, invalidCombination, type SetupExplainer } from './setup-errors.js';
+export {
+  einvalCause, explainSetupFailure, invalidCombination, SETUP_FLAG_SINCE, type EinvalCause, type EinvalKnowledge,
+} from './setup-errors.js';
 export { addressOf, allocAlignedBuffer, PAGE_SIZE } from './memory.js';
 export { credentialEpoch } from './credentials.js';
 export { native } from './native.js';
