@@ -32,15 +32,15 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | 
       return chosen;
     }
     try {
-      // The diagnosis makes a setup failure explain itself (the reason reported below).
-      await import('../diagnose/index.js');
       const driver = await import('../driver/index.js');
       driver.io(); // create the ring now, so a failure selects the fallback
       chosen = { info: { name: 'io_uring' }, io: () => driver.io() };
     } catch (e) {
       if (forced === 'io_uring') throw e;
       const err = e as Error;
-      chosen = { info: { name: 'node:fs', reason: err.message.split('\n').join(' '), error: err }, io: null };
+      // The full story, measured now that it is needed (uring/diagnose changes nothing on import).
+      const reason = await import('../diagnose/index.js').then((d) => d.explain(err).summary).catch(() => err.message.split('\n').join(' '));
+      chosen = { info: { name: 'node:fs', reason, error: err }, io: null };
     }
     return chosen;
   })();
