@@ -105,7 +105,7 @@ catch (e) { code = (e && e.code) || String((e && e.message) || e); }
 const status = fs.readFileSync('/proc/self/status', 'utf8');
 const capEff = BigInt('0x' + ((status.match(/^CapEff:\\s*([0-9a-f]+)/m) || [])[1] || '0'));
 const memlock = (fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max locked memory\\s+(\\S+)/m) || [])[1];
-process.stdout.write(JSON.stringify({ tag: process.argv[1], code, ipcLock: ((capEff >> 14n) & 1n) === 1n, memlock, uid: process.getuid() }) + '\\n');
+process.stdout.write(JSON.stringify({ tag: process.argv[1], code, ipcLock: ((capEff >> 14n) & 1n) === 1n, capEff: capEff.toString(16), memlock, uid: process.getuid() }) + '\\n');
 `;
 
 /** Lower the limit to 0 for the children, then run the self-like child and, if asked, one without CAP_IPC_LOCK, in parallel. */
@@ -114,7 +114,7 @@ const SHELL = `ulimit -l 0 || exit 97
 if [ "$3" = setpriv ]; then setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock "$1" --input-type=module -e "$2" kernel & fi
 wait`;
 
-interface ChildResult { tag: string; code: string; ipcLock: boolean; memlock: string; uid: number }
+interface ChildResult { tag: string; code: string; ipcLock: boolean; capEff: string; memlock: string; uid: number }
 
 function hasSetpriv(): boolean {
   return ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'].some((p) => fs.existsSync(p));
@@ -242,11 +242,16 @@ export function ringCharging(options: { env?: Environment; fresh?: boolean } = {
   let kernel = exempt ? asCached('kernel') : self;
   if (!self || !kernel) {
     const results = runChildren(exempt);
-    self = fromChild(results.get('self'), 'a child with this process\'s credentials');
-    kernel = exempt ? fromChild(results.get('kernel'), 'a child without CAP_IPC_LOCK') : self;
+    const selfChild = results.get('self');
+    self = fromChild(selfChild, 'a child with this process\'s credentials');
+    // Only a child without CAP_IPC_LOCK, or one charged in spite of it (a user namespace), speaks for everyone else.
+    const speaksForKernel = (r: ChildResult | undefined): boolean => r !== undefined && (!r.ipcLock || r.code === 'ENOMEM');
+    const kernelChild = [results.get('kernel'), selfChild].find(speaksForKernel);
+    kernel = kernelChild ? fromChild(kernelChild, kernelChild === selfChild ? 'a child with this process\'s credentials' : 'a child without CAP_IPC_LOCK') : null;
     const answers = { ...cached };
     const at = new Date().toISOString();
-    if (self?.how === 'measured') answers[selfKey] = { charged: self.charged as boolean, evidence: self.evidence, at };
+    // Stored under the credentials the child reported, so an answer is only ever found again for the same ones.
+    if (self?.how === 'measured' && selfChild) answers[`self:${selfChild.uid}:${selfChild.capEff}:${env.userNamespace}`] = { charged: self.charged as boolean, evidence: self.evidence, at };
     if (kernel?.how === 'measured') answers.kernel = { charged: kernel.charged as boolean, evidence: kernel.evidence, at };
     if (file && (self || kernel)) writeCache(file, env, answers);
   }

@@ -12,12 +12,15 @@ import { test } from 'node:test';
 import { IORING_SETUP_SQE_MIXED, IORING_SETUP_SQPOLL } from '../../src/abi/index.js';
 import {
   diagnose, diagnoseSetupFailure, type EnvironmentSource, explain, historyChargesRings, liveSource, type MemlockFacts,
-  mlockSize, queueInitAdaptive, readEnvironment,
+  mlockSize, queueInitAdaptive, readEnvironment, ringCharging,
 } from '../../src/diagnose/index.js';
 import * as ring from '../../src/ring/index.js';
 import { PAGE_SIZE, queueInit, resolveOptions, ringMemorySize, UringError } from '../../src/ring/index.js';
 import { distUrl, hasCommand, runChild, seccompHelper } from '../helpers.js';
 import { cacheHome, run } from './util.js';
+
+// The per-boot answers go to a cache of this test's own, not the developer's ~/.cache.
+process.env.XDG_CACHE_HOME = cacheHome(process.getuid?.() ?? 0);
 
 function setupError(fn: () => unknown): UringError {
   try {
@@ -120,6 +123,7 @@ function injected(files: Record<string, string>, extra: Partial<EnvironmentSourc
 }
 
 test('injected: io_uring_disabled = 2, and = 1 without / with io_uring_group membership', () => {
+  ringCharging({ env: readEnvironment() }); // the real answers, cached for this boot
   const p = resolveOptions({});
   const env2 = readEnvironment(injected({ '/proc/sys/kernel/io_uring_disabled': '2\n' }), PAGE_SIZE);
   const d2 = diagnoseSetupFailure(-1, 8, p, { env: env2 });
@@ -133,6 +137,12 @@ test('injected: io_uring_disabled = 2, and = 1 without / with io_uring_group mem
   assert.ok(report.findings.some((f) => f.severity === 'error' && /io_uring_disabled is 1/.test(f.message)));
   const ok = diagnose({ source: injected(noCaps, { groups: () => [4242] }), quick: true });
   assert.ok(!ok.findings.some((f) => /io_uring_disabled is 1/.test(f.message)), 'a group member is allowed');
+  // The injected view said "no CAP_IPC_LOCK" while the real children had it: that must not become the kernel's answer.
+  const env = readEnvironment();
+  const real = ringCharging({ env });
+  const expected = historyChargesRings(env.kernel.major, env.kernel.minor);
+  if (real.kernel.how !== 'kernel-history' && expected !== null) assert.equal(real.kernel.charged, expected, real.kernel.evidence);
+  assert.doesNotMatch(real.kernel.evidence, /CAP_IPC_LOCK yes\) under RLIMIT_MEMLOCK 0 created/, 'a child with CAP_IPC_LOCK cannot speak for processes without it');
 });
 
 test('injected: ENFILE with the system file table\'s numbers (filling it for real would break every process on this shared machine)', () => {
