@@ -142,11 +142,11 @@ export function diagnose(options: DiagnoseOptions = {}): Report {
 
   // Then the kernel's answer for the requested shape (arguments that are not even a u32 throw, as from queueInit).
   const attempt = tryRing(entries, setupOptions, ringBytes !== null && ringBytes <= budget);
-  let setup: Report['setup'];
+  let granted: { sqEntries: number; cqEntries: number; features: string[] } | null = null;
   let flagProbe: ReturnType<typeof probeSetupFlags> | null = null;
   if (attempt.ring) {
     const ring = attempt.ring;
-    setup = { ok: true, sqEntries: ring.sqEntries, cqEntries: ring.cqEntries, features: Object.entries(ring.feature).filter(([, v]) => v).map(([k]) => k) };
+    granted = { sqEntries: ring.sqEntries, cqEntries: ring.cqEntries, features: Object.entries(ring.feature).filter(([, v]) => v).map(([k]) => k) };
     releaseRing(ring);
   } else if (attempt.error.code === 'EINVAL' && !options.quick) {
     // Which flags this kernel refuses alone tells "unsupported" from "invalid".
@@ -160,10 +160,14 @@ export function diagnose(options: DiagnoseOptions = {}): Report {
   let diagnosis: Diagnosis | null = null;
   if (attempt.error) {
     diagnosis = diagnoseSetupFailure(attempt.error.errno, entries, p, { env, memlock: facts, largest, acceptedFlags: flagProbe?.accepted });
-    setup = { ok: false, error: attempt.error.code, diagnosis };
     findings.unshift({ severity: 'error', message: diagnosis.cause, fixes: diagnosis.fixes });
+    // The error already blames the filter; the generic warning would say it twice.
+    if (env.seccomp.mode === 2 && (diagnosis.code === 'EPERM' || diagnosis.code === 'ENOSYS')) {
+      const i = findings.findIndex((f) => f.severity === 'warning' && /seccomp filter is active/.test(f.message));
+      if (i >= 0) findings.splice(i, 1);
+    }
   }
-  setup = setup!;
+  const setup: Report['setup'] = granted ? { ok: true, ...granted } : { ok: false, error: diagnosis!.code, diagnosis: diagnosis! };
 
   let status: Report['status'];
   if (setup.ok) status = 'ok';
