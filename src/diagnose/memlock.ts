@@ -508,19 +508,28 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
+/** The measured RLIMIT_MEMLOCK budget says a ring of `bytes` fits (false where nothing was measured: Infinity). */
+export function fitsBudget(bytes: number | null, budget: number): boolean {
+  return bytes !== null && Number.isFinite(budget) && bytes <= budget;
+}
+
 /**
- * queueInit for the probes: when it fails with ENOMEM although the numbers
- * say the ring fits (`expectFits`) and this module closed a ring moments
- * ago, the charge of that ring is still being released, so wait and retry
- * (at most RELEASE_WAIT_MS after the last close).
+ * queueInit for the probes and adaptive setup: when it fails with ENOMEM
+ * although the numbers say the ring fits (`expectFits`), the charge of rings
+ * closed moments ago — by this process or another of the same user — is
+ * probably still being released, so wait and retry, up to RELEASE_WAIT_MS
+ * after the later of the last close here and the first failure.
  */
 export function tryRing(entries: number, options: SetupOptions, expectFits: boolean): { ring: Ring; error?: undefined } | { ring?: undefined; error: UringError } {
+  let deadline = 0;
   for (;;) {
     try {
       return { ring: queueInit(entries, options) };
     } catch (e) {
       if (!(e instanceof UringError)) throw e;
-      if (e.code !== 'ENOMEM' || !expectFits || performance.now() - lastRelease > RELEASE_WAIT_MS) return { error: e };
+      if (e.code !== 'ENOMEM' || !expectFits) return { error: e };
+      deadline ||= Math.max(lastRelease, performance.now()) + RELEASE_WAIT_MS;
+      if (performance.now() > deadline) return { error: e };
       sleepSync(2);
     }
   }

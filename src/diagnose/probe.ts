@@ -12,7 +12,7 @@ import {
 import {
   getProbe, PAGE_SIZE, resolveOptions, type ResolvedParams, ringMemorySize, type Ring, type SetupOptions, UringError,
 } from '../ring/index.js';
-import { releaseRing, tryRing } from './memlock.js';
+import { fitsBudget, releaseRing, tryRing } from './memlock.js';
 
 /** The flags a flag needs to be tried alone. */
 const PREREQUISITES: Readonly<Record<number, number>> = {
@@ -57,7 +57,7 @@ export function probeSetupFlags(budgetBytes: number = Infinity): { flags: FlagSu
       if (bit === IORING_SETUP_CQSIZE) options.cqEntries = 2;
       if (bit === IORING_SETUP_ATTACH_WQ) {
         if (!base) {
-          const b = tryRing(1, {}, ringMemorySize(1, resolveOptions({}), PAGE_SIZE)! <= budgetBytes);
+          const b = tryRing(1, {}, fitsBudget(ringMemorySize(1, resolveOptions({}), PAGE_SIZE), budgetBytes));
           base = b.ring ?? null;
         }
         if (base) options.attachWq = base.fd;
@@ -67,7 +67,7 @@ export function probeSetupFlags(budgetBytes: number = Infinity): { flags: FlagSu
         }
       }
       const need = ringMemorySize(1, resolveOptions(options), PAGE_SIZE) ?? 0;
-      const r = tryRing(1, options, need <= budgetBytes - (base ? ringMemorySize(1, resolveOptions({}), PAGE_SIZE)! : 0));
+      const r = tryRing(1, options, fitsBudget(need, budgetBytes - (base ? ringMemorySize(1, resolveOptions({}), PAGE_SIZE)! : 0)));
       if (r.ring) {
         releaseRing(r.ring);
         out.push({ name, status: 'accepted', accepted: true });
@@ -86,7 +86,7 @@ export function probeSetupFlags(budgetBytes: number = Infinity): { flags: FlagSu
 
 /** Opcode names the kernel supports, or the error that prevented asking. */
 export function probeOpcodes(budgetBytes: number = Infinity): { names: string[]; lastOp: number } | { error: string } {
-  const r = tryRing(1, {}, ringMemorySize(1, resolveOptions({}), PAGE_SIZE)! <= budgetBytes);
+  const r = tryRing(1, {}, fitsBudget(ringMemorySize(1, resolveOptions({}), PAGE_SIZE), budgetBytes));
   if (!r.ring) return { error: r.error.code };
   try {
     const probe = getProbe(r.ring);
@@ -126,7 +126,7 @@ export function largestEntries(options: SetupOptions = {}, budgetBytes: number =
     if (opts.cqEntries !== undefined) opts.cqEntries = Math.max(opts.cqEntries, e);
     const bytes = ringMemorySize(e, resolveOptions(opts), PAGE_SIZE);
     if (bytes === null) continue;
-    const r = tryRing(e, opts, bytes <= budgetBytes);
+    const r = tryRing(e, opts, fitsBudget(bytes, budgetBytes));
     if (r.ring) {
       releaseRing(r.ring);
       tries.push({ entries: e, result: 'OK' });

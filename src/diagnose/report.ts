@@ -16,7 +16,7 @@ import { setupFlagNames } from '../abi/names.js';
 import { computeSizing, PAGE_SIZE, resolveOptions, ringMemorySize, type SetupOptions } from '../ring/index.js';
 import { type Environment, type EnvironmentSource, formatBytes, liveSource, readEnvironment } from './environment.js';
 import { type Diagnosis, diagnoseSetupFailure, type Fix } from './explain.js';
-import { freeMemlock, type MemlockFacts, memlockFacts, releaseRing, tryRing } from './memlock.js';
+import { fitsBudget, freeMemlock, type MemlockFacts, memlockFacts, releaseRing, tryRing } from './memlock.js';
 import { type FlagSupport, type LargestRing, largestEntries, probeOpcodes, probeSetupFlags } from './probe.js';
 
 export interface DiagnoseOptions {
@@ -141,7 +141,7 @@ export function diagnose(options: DiagnoseOptions = {}): Report {
   }
 
   // Then the kernel's answer for the requested shape (arguments that are not even a u32 throw, as from queueInit).
-  const attempt = tryRing(entries, setupOptions, ringBytes !== null && ringBytes <= budget);
+  const attempt = tryRing(entries, setupOptions, fitsBudget(ringBytes, budget));
   let granted: { sqEntries: number; cqEntries: number; features: string[] } | null = null;
   let flagProbe: ReturnType<typeof probeSetupFlags> | null = null;
   if (attempt.ring) {
