@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { IORING_MAX_ENTRIES, IORING_SETUP_CLAMP, IORING_SETUP_CQSIZE } from '../abi/constants.js';
 import {
-  allocAlignedBuffer, PAGE_SIZE, queueInit, registerBuffers, resolveOptions, ringMemorySize, type ResolvedParams,
+  allocAlignedBuffer, PAGE_SIZE, queueInit, registerBuffers, ringMemorySize, type ResolvedParams,
   type Ring, type SetupOptions, UringError, unregisterBuffers,
 } from '../ring/index.js';
 import { type Environment, type EnvironmentSource, exemptFromMemlock, formatBytes, liveSource, readEnvironment } from './environment.js';
@@ -533,9 +533,4 @@ export function tryRing(entries: number, options: SetupOptions, expectFits: bool
       sleepSync(2);
     }
   }
-}
-
-/** Ring memory of a shape, or null where the sizing rules refuse it (the one computation: ring/params.ts's ringMemorySize). */
-export function ringBytes(entries: number, setup: SetupOptions = {}): number | null {
-  return ringMemorySize(entries, resolveOptions(setup), PAGE_SIZE);
 }

@@ -65,6 +65,8 @@ export interface Report {
     /** Free part of the limit, measured (null: not charged or unlimited). */
     freeBytes: number | null;
     freeExact: boolean;
+    /** How the free part was measured. */
+    freeEvidence: string | null;
     /** Already charged to this user (all its processes). */
     usedBytes: number | null;
     holders: MemlockFacts['holders'];
@@ -208,6 +210,7 @@ export function diagnose(options: DiagnoseOptions = {}): Report {
       cacheFile: facts.charging.cacheFile,
       freeBytes: facts.headroom?.freeBytes ?? null,
       freeExact: facts.headroom?.exact ?? false,
+      freeEvidence: facts.headroom?.evidence ?? null,
       usedBytes: facts.usedBytes,
       holders: facts.holders,
       heldBytes: facts.heldBytes,

@@ -104,6 +104,23 @@ test('EMFILE, for real, with the numbers: a child out of descriptors under RLIMI
   assert.equal(r.json.kind, 'machine');
 });
 
+test('ENOMEM, for real, from registered buffers beyond RLIMIT_MEMLOCK (a user of its own, without CAP_IPC_LOCK); the ring keeps working', { skip: process.getuid?.() !== 0 && 'needs root to drop privileges' }, () => {
+  const r = runChild(`
+    import { queueInit, registerBuffers } from ${JSON.stringify(distUrl('ring/index.js'))};
+    const ring = queueInit(8);
+    let out;
+    try { registerBuffers(ring, [Buffer.alloc(1 << 20)]); out = { ok: true }; }
+    catch (e) { out = { code: e.code, message: e.message }; }
+    registerBuffers(ring, [Buffer.alloc(4096)]);
+    out.recovered = true;
+    console.log(JSON.stringify(out));
+  `, { prefix: ['prlimit', '--memlock=65536:65536', 'setpriv', '--reuid=61260', '--regid=61260', '--clear-groups', '--inh-caps=-all'] });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.json.code, 'ENOMEM');
+  assert.match(r.json.message, /pinning 1048576 bytes .* RLIMIT_MEMLOCK \(65536 bytes\)/);
+  assert.equal(r.json.recovered, true);
+});
+
 test('EPERM, for real: a seccomp filter blocks io_uring; explain(err) says so and how to allow it', { skip: !hasCommand('cc') && 'no C compiler for the seccomp helper' }, () => {
   const helper = seccompHelper();
   assert.ok(helper);
