@@ -233,7 +233,8 @@ export function ringCharging(options: { env?: Environment; fresh?: boolean } = {
   const selfKey = `self:${env.uid}:${env.capabilities.effective.toString(16)}:${env.userNamespace}`;
   const dir = env.bootId ? cacheDir() : null;
   const file = dir ? path.join(dir, 'memlock.json') : null;
-  const cached = file && !options.fresh ? readCache(file, env) : {};
+  const stored = file ? readCache(file, env) : {};
+  const cached = options.fresh ? {} : stored;
   const asCached = (k: string): ChargeAnswer | null => {
     const c = cached[k];
     return c ? { charged: c.charged, how: 'cached', evidence: `${c.evidence} (measured ${c.at}, cached for this boot in ${file})` } : null;
@@ -248,7 +249,7 @@ export function ringCharging(options: { env?: Environment; fresh?: boolean } = {
     const speaksForKernel = (r: ChildResult | undefined): boolean => r !== undefined && (!r.ipcLock || r.code === 'ENOMEM');
     const kernelChild = [results.get('kernel'), selfChild].find(speaksForKernel);
     kernel = kernelChild ? fromChild(kernelChild, kernelChild === selfChild ? 'a child with this process\'s credentials' : 'a child without CAP_IPC_LOCK') : null;
-    const answers = { ...cached };
+    const answers = { ...stored };
     const at = new Date().toISOString();
     // Stored under the credentials the child reported, so an answer is only ever found again for the same ones.
     if (self?.how === 'measured' && selfChild) answers[`self:${selfChild.uid}:${selfChild.capEff}:${env.userNamespace}`] = { charged: self.charged as boolean, evidence: self.evidence, at };
