@@ -2,8 +2,10 @@
  * The environment as it bears on io_uring, read from /proc and the process.
  *
  * Everything is read through an `EnvironmentSource`, so tests can inject the
- * states this machine cannot be put in (io_uring_disabled = 1 or 2, a kernel
- * that charges rings to RLIMIT_MEMLOCK) without touching its sysctls.
+ * states this machine cannot (or must not, being shared) be put in:
+ * io_uring_disabled = 1 or 2, a full system file table, an old kernel.
+ * Whether rings are charged to RLIMIT_MEMLOCK is not read here: memlock.ts
+ * asks the kernel.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,8 +20,12 @@ export interface EnvironmentSource {
   exists(path: string): boolean;
   kernelRelease(): string;
   euid(): number;
+  /** Real uid: the kernel's per-user accounting (user->locked_vm) is keyed by it. */
+  uid(): number;
   groups(): number[];
   env(name: string): string | undefined;
+  /** Target of a symlink, or null. */
+  readLink?(path: string): string | null;
   /** getrlimit(2) of 'memlock' or 'nofile', when /proc/self/limits cannot be read (no fds left). */
   rlimit(name: 'memlock' | 'nofile'): Limit | null;
 }
@@ -40,8 +46,16 @@ export const liveSource: EnvironmentSource = {
     }
   },
   exists: (p) => fs.existsSync(p),
+  readLink: (p) => {
+    try {
+      return fs.readlinkSync(p);
+    } catch {
+      return null;
+    }
+  },
   kernelRelease: () => os.release(),
   euid: () => process.geteuid?.() ?? -1,
+  uid: () => process.getuid?.() ?? -1,
   groups: () => [...new Set([...(process.getgroups?.() ?? []), process.getegid?.() ?? -1])],
   env: (n) => process.env[n],
   rlimit: (name) => {
@@ -61,6 +75,14 @@ export interface Limit {
 /** Linux capability numbers that matter to io_uring. */
 export const CAPS = Object.freeze({ CAP_IPC_LOCK: 14, CAP_SYS_ADMIN: 21, CAP_SYS_NICE: 23 });
 
+/**
+ * Inode of the initial user namespace (PROC_USER_INIT_INO). The kernel
+ * exempts a ring from RLIMIT_MEMLOCK only for CAP_IPC_LOCK held in this
+ * namespace (io_uring_create: ns_capable_noaudit(&init_user_ns, …)), so
+ * root in a rootless container is charged like anyone else.
+ */
+export const INIT_USER_NS_INODE = 4026531837;
+
 export interface Environment {
   kernel: { release: string; major: number; minor: number };
   /** /proc/sys/kernel/io_uring_disabled: 0 allowed, 1 only for CAP_SYS_ADMIN or io_uring_group, 2 disabled; null if the knob does not exist (pre-6.6). */
@@ -72,11 +94,19 @@ export interface Environment {
   seccomp: { mode: number; filters: number };
   container: { likely: boolean; hints: string[] };
   capabilities: { effective: bigint; ipcLock: boolean; sysAdmin: boolean; sysNice: boolean };
+  /** Inode of this process's user namespace; INIT_USER_NS_INODE for the initial one, null if unknown. */
+  userNamespace: number | null;
   euid: number;
+  /** Real uid (rings and registered buffers are charged to this user). */
+  uid: number;
   memlock: Limit;
   nofile: Limit;
   openFds: number | null;
   memAvailableBytes: number | null;
+  /** /proc/sys/fs/file-nr: allocated file handles and fs.file-max (ENFILE). */
+  systemFiles: { allocated: number; max: number } | null;
+  /** /proc/sys/kernel/random/boot_id: what measurements are cached under. */
+  bootId: string | null;
   pageSize: number;
 }
 
@@ -116,6 +146,8 @@ export function readEnvironment(source: EnvironmentSource = liveSource, pageSize
   const meminfo = source.readFile('/proc/meminfo');
   const avail = meminfo?.match(/^MemAvailable:\s+(\d+) kB/m);
   const fds = source.readDir('/proc/self/fd');
+  const fileNr = source.readFile('/proc/sys/fs/file-nr')?.trim().split(/\s+/).map(Number);
+  const userNs = source.readLink?.('/proc/self/ns/user')?.match(/\[(\d+)\]/);
   const nofile = limits !== null ? parseLimit(limits, 'Max open files') : source.rlimit('nofile') ?? parseLimit(null, '');
   return {
     kernel: { release, major, minor },
@@ -125,27 +157,25 @@ export function readEnvironment(source: EnvironmentSource = liveSource, pageSize
     seccomp: { mode: Number(statusField(status, 'Seccomp') ?? 0), filters: Number(statusField(status, 'Seccomp_filters') ?? 0) },
     container: { likely: hints.length > 0, hints },
     capabilities: { effective: capEff, ipcLock: has(CAPS.CAP_IPC_LOCK), sysAdmin: has(CAPS.CAP_SYS_ADMIN), sysNice: has(CAPS.CAP_SYS_NICE) },
+    userNamespace: userNs ? Number(userNs[1]) : null,
     euid: source.euid(),
+    uid: source.uid(),
     memlock: limits !== null ? parseLimit(limits, 'Max locked memory') : source.rlimit('memlock') ?? parseLimit(null, ''),
     nofile: nofile,
     // Unreadable /proc/self/fd usually means there is no descriptor left to read it with.
     openFds: fds === null ? (limits === null && Number.isFinite(nofile.soft) ? nofile.soft : null) : Math.max(0, fds.length - 1),
     memAvailableBytes: avail ? Number(avail[1]) * 1024 : null,
+    systemFiles: fileNr && fileNr.length >= 3 && fileNr.every(Number.isFinite) ? { allocated: fileNr[0] - fileNr[1], max: fileNr[2] } : null,
+    bootId: source.readFile('/proc/sys/kernel/random/boot_id')?.trim() || null,
     pageSize,
   };
 }
 
-/** Bytes as people read them: 64 KiB, 2.3 MiB. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return 'unlimited';
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
+export { formatBytes } from '../ring/setup-errors.js';
+
+/** True when this process holds CAP_IPC_LOCK in the initial user namespace: the only holder the kernel exempts from RLIMIT_MEMLOCK. */
+export function exemptFromMemlock(env: Environment): boolean {
+  return env.capabilities.ipcLock && env.userNamespace === INIT_USER_NS_INODE;
 }
 
 /** Kernel version as a comparable number (6.18 → 618). */

@@ -32,17 +32,19 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | 
       return chosen;
     }
     try {
-      // The diagnosis makes a setup failure explain itself (the reason reported below).
-      await import('../diagnose/index.js');
       const driver = await import('../driver/index.js');
       driver.io(); // create the ring now, so a failure selects the fallback
       chosen = { info: { name: 'io_uring' }, io: () => driver.io() };
     } catch (e) {
       if (forced === 'io_uring') throw e;
-      // No addon for this system (ERR_URING_NATIVE_MISSING), not Linux, or a ring the kernel refused.
       const err = e as NodeJS.ErrnoException;
       const message = err.message.split('\n').join(' ');
-      const reason = typeof err.code === 'string' && !message.includes(err.code) ? `${err.code}: ${message}` : message;
+      const plain = typeof err.code === 'string' && !message.includes(err.code) ? `${err.code}: ${message}` : message;
+      // No addon for this system, or not Linux: that message is the story. A ring the kernel
+      // refused: the full diagnosis, measured now that it is needed (uring/diagnose changes nothing on import).
+      const reason = err.code === 'ERR_URING_NATIVE_MISSING' || err.code === 'ERR_URING_UNSUPPORTED_PLATFORM'
+        ? plain
+        : await import('../diagnose/index.js').then((d) => d.explain(err).summary).catch(() => plain);
       chosen = { info: { name: 'node:fs', reason, error: err }, io: null };
     }
     return chosen;

@@ -8,6 +8,7 @@
  * errors, thrown before anything reaches the kernel.
  */
 import util from 'node:util';
+import type { ResolvedParams } from './params.js';
 
 const systemErrors = util.getSystemErrorMap();
 
@@ -40,6 +41,14 @@ export interface UringErrorDetails {
   dest?: string;
   /** Structured facts for programs (e.g. the diagnosis). */
   info?: Record<string, unknown>;
+  /** For io_uring_setup(2) failures: what was asked, so the failure can be explained later (uring/diagnose's explain()). */
+  setup?: SetupRequest;
+}
+
+/** The arguments of a failed io_uring_setup(2): entries and the in-fields of io_uring_params. */
+export interface SetupRequest {
+  entries: number;
+  params: ResolvedParams;
 }
 
 /** A failed io_uring syscall or operation, shaped like Node's system errors. */
@@ -55,6 +64,8 @@ export class UringError extends Error {
   /** The cause and the fix, when known. */
   declare readonly explanation?: string;
   declare readonly info?: Record<string, unknown>;
+  /** For io_uring_setup(2): the entries and params that were asked (with `errno`, all an explanation needs). */
+  declare readonly setup?: SetupRequest;
 
   constructor(errno: number, syscall: string, details: UringErrorDetails = {}) {
     const code = errnoName(errno);
@@ -71,6 +82,7 @@ export class UringError extends Error {
     if (details.dest !== undefined) this.dest = details.dest;
     if (details.explanation) this.explanation = details.explanation;
     if (details.info) this.info = details.info;
+    if (details.setup) this.setup = details.setup;
   }
 }
 

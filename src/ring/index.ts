@@ -18,7 +18,9 @@ export { Ring, type RingInit, type Timeout, type CqeHandler } from './ring.js';
 export { Sqe, Cqe, SQE_WORD, CQE_WORD } from './sqe.js';
 export * from './prep.js';
 export * from './register.js';
-export { setSetupExplainer, explainSetupFailure, invalidCombination, type SetupExplainer } from './setup-errors.js';
+export {
+  einvalCause, explainSetupFailure, invalidCombination, SETUP_FLAG_SINCE, type EinvalCause, type EinvalKnowledge,
+} from './setup-errors.js';
 export { allocAlignedBuffer, PAGE_SIZE } from './memory.js';
 export { credentialEpoch } from './credentials.js';
 export * as unsafe from './unsafe.js';

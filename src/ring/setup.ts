@@ -16,14 +16,15 @@ import {
   type IoUringParams, type ResolvedParams, type RingParams, type SetupOptions,
 } from './params.js';
 import { Ring } from './ring.js';
-import { describeSetupFailure } from './setup-errors.js';
+import { setupErrorDetails } from './setup-errors.js';
 
 /**
  * io_uring_queue_init(3): creates a ring with at least `entries` SQ entries
  * (rounded up to a power of two; the CQ gets twice as many unless
  * `cqEntries` says otherwise) and maps it. `flags` are IORING_SETUP_* bits,
  * or readable options (`{ sqpoll: true, sqThreadIdle: 2000 }`).
- * Throws a UringError whose message explains the failure.
+ * Throws a UringError whose message explains the failure and whose `setup`
+ * holds what was asked (uring/diagnose's explain(err) measures the rest).
  */
 export function queueInit(entries: number, flags: number | SetupOptions = 0): Ring {
   const resolved = typeof flags === 'number'
@@ -107,13 +108,13 @@ function createRing(entriesArg: number, p: ResolvedParams, memory: ArrayBuffer |
     }
   } else if (p.flags & IORING_SETUP_REGISTERED_FD_ONLY) {
     // liburing refuses this before the kernel does: without an fd nothing can be mapped.
-    throw new UringError(-22, 'io_uring_setup', describeSetupFailure(-22, entries, p));
+    throw new UringError(-22, 'io_uring_setup', setupErrorDetails(-22, entries, p));
   }
 
   const fd = native.setup(entries, bytes);
   if (fd < 0) {
     if (ownedMemory && appMemory) native.munmap(appMemory);
-    throw new UringError(fd, 'io_uring_setup', describeSetupFailure(fd, entries, p));
+    throw new UringError(fd, 'io_uring_setup', setupErrorDetails(fd, entries, p));
   }
   const params = decodeParams(bytes);
   const sizes = regionSizes(params);
