@@ -211,8 +211,9 @@ test('adaptive setup: EINVAL drops optional flags in order; the result says what
 
 test('adaptive setup: ENOMEM that is not RLIMIT_MEMLOCK (address space exhausted, for real) halves entries until the ring fits', { skip: !hasCommand('prlimit', ['--version']) && 'prlimit missing' }, async () => {
   // The child caps its own address space 5 MiB above what it uses: the 32768-entry ring with 128-byte SQEs and
-  // 32-byte CQEs maps 6.2 MiB and fails, half of it fits. A fixed young generation keeps V8 from growing into the gap.
-  const r = await run(process.execPath, ['--min-semi-space-size=1', '--max-semi-space-size=1', '--input-type=module', '-e', `
+  // 32-byte CQEs maps 6.2 MiB and fails, half of it fits. A fixed young generation keeps V8 from growing into the gap;
+  // --jitless --single-threaded keep compiler threads from allocating there (seen: std::bad_alloc 1 run in 15).
+  const r = await run(process.execPath, ['--min-semi-space-size=1', '--max-semi-space-size=1', '--jitless', '--single-threaded', '--input-type=module', '-e', `
     import { queueInitAdaptive } from ${JSON.stringify(distUrl('diagnose/index.js'))};
     import { execFileSync } from 'node:child_process';
     import fs from 'node:fs';
