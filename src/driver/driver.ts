@@ -43,9 +43,9 @@ import {
 } from '../abi/constants.js';
 import { __kernel_timespec } from '../abi/structs.js';
 import {
-  getProbe, invalidArgType, invalidArgValue, invalidState, outOfRange, prepCancel64, prepLinkTimeout,
+  type BufRing, freeBufRing as ringFreeBufRing, getProbe, invalidArgType, invalidArgValue, invalidState, outOfRange, prepCancel64, prepLinkTimeout,
   queueInit, registerBuffers as ringRegisterBuffers, registerEventfd, registerFiles as ringRegisterFiles,
-  registerFilesSparse, registerRingFd, unregisterBuffers as ringUnregisterBuffers,
+  registerFilesSparse, registerRingFd, setupBufRing as ringSetupBufRing, unregisterBuffers as ringUnregisterBuffers,
   unregisterFiles as ringUnregisterFiles, validateBuffer, validateInteger, type Probe, type Ring, Sqe, UringError,
 } from '../ring/index.js';
 import { native, type RingGuard, type Watcher } from '../ring/native.js';
@@ -322,6 +322,26 @@ export class Driver {
   unregisterFiles(): void {
     this.assertUsable();
     ringUnregisterFiles(this.#ring);
+  }
+
+  /**
+   * io_uring_setup_buf_ring(3) on this driver's ring: a provided-buffer ring
+   * of `entries` (a power of two) for buffer group `bgid`, for ops with
+   * IOSQE_BUFFER_SELECT. The BufRing keeps every buffer added to it alive.
+   */
+  setupBufRing(entries: number, bgid: number, flags = 0): BufRing {
+    this.assertUsable();
+    return ringSetupBufRing(this.#ring, entries, bgid, flags);
+  }
+
+  /**
+   * io_uring_free_buf_ring(3). Only once no op that may still select from it
+   * is in flight: a request that picked a buffer writes into it after the
+   * ring is gone (the caller keeps the BufRing, and so its buffers, until then).
+   */
+  freeBufRing(br: BufRing): void {
+    if (this.#ring.isClosed) return;
+    ringFreeBufRing(this.#ring, br);
   }
 
   /**
