@@ -4,7 +4,9 @@
  * Exposes io_uring_setup, io_uring_enter (plain and extended-argument form),
  * io_uring_register, mmap/munmap of ring regions as ArrayBuffers (detached
  * before unmapping so stale views read length 0), madvise on such regions,
- * the address of a buffer's memory, eventfd creation, close, getrlimit, and
+ * the address of a buffer's memory, eventfd creation, close, getrlimit,
+ * getsockname/getpeername (no io_uring opcode before SOCKET_URING_OP_GETSOCKNAME,
+ * Linux 6.19; the net layer needs the answer synchronously anyway), and
  * readiness of a file descriptor delivered to a JavaScript callback through
  * libuv. Every error is returned as -errno. TypeScript reads and writes the
  * shared rings itself; no ring logic lives here, with one exception that only
@@ -21,7 +23,10 @@
  *   2. for each guarded ring: submits what was published, cancels everything
  *      (IORING_REGISTER_SYNC_CANCEL), and waits until the counter of
  *      requests in flight reaches zero, counting final CQEs itself,
- *   3. closes the guarded rings' fds and eventfds and unmaps every mapping.
+ *   3. closes the guarded rings' fds and eventfds and unmaps every mapping,
+ *   4. closes the file descriptors JavaScript marked as owned by this
+ *      environment (the net layer's sockets: fds are process-wide, so a
+ *      terminated worker would otherwise leak them).
  * An async cleanup hook then closes the libuv handles and keeps the addon
  * loaded until libuv has called their close callbacks.
  *
@@ -39,6 +44,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,6 +119,8 @@ typedef struct guard {
 
 struct env_state {
   napi_env env;
+  uint8_t *owned_fds; /* owned_fds[fd] != 0: close fd at teardown */
+  size_t owned_cap;
   mapping_t *mappings;
   watcher_t *watchers;
   guard_t *guards;
@@ -426,6 +434,55 @@ static napi_value js_getrlimit(napi_env env, napi_callback_info info) {
   CHECK(napi_set_element(env, out, 0, soft));
   CHECK(napi_set_element(env, out, 1, hard));
   return out;
+}
+
+/* ------------------------------------------------------------------ sockets */
+
+/* sockName(fd, peer, buf) -> address length | -errno: getsockname(2), or
+ * getpeername(2) when peer is true, into buf (128 bytes hold any sockaddr). */
+static napi_value js_sock_name(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t fd;
+  bool peer = false;
+  void *data;
+  size_t len;
+  if (get_args(env, info, 3, argv) || get_i64(env, argv[0], &fd) || get_bytes(env, argv[2], &data, &len)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &peer) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "uring shim: expected a boolean");
+    return NULL;
+  }
+  socklen_t alen = (socklen_t)(len > 0x7fffffff ? 0x7fffffff : len);
+  int ret = peer ? getpeername((int)fd, (struct sockaddr *)data, &alen) : getsockname((int)fd, (struct sockaddr *)data, &alen);
+  return make_int(env, ret < 0 ? -errno : (int64_t)alen);
+}
+
+/* ownFd(fd, owned) -> 0 | -errno: while owned, the environment's teardown
+ * closes fd. JavaScript disowns an fd before it submits its close, so the
+ * teardown never closes a number that may already belong to someone else. */
+static napi_value js_own_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd;
+  bool owned = false;
+  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &fd)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &owned) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "uring shim: expected a boolean");
+    return NULL;
+  }
+  env_state_t *st = state_of(env);
+  if (!st || st->torn_down) return make_int(env, -ESHUTDOWN);
+  if (fd < 0 || fd > 0x7fffffff) return make_int(env, -EBADF);
+  if ((size_t)fd >= st->owned_cap) {
+    if (!owned) return make_int(env, 0);
+    size_t cap = st->owned_cap ? st->owned_cap : 1024;
+    while (cap <= (size_t)fd) cap *= 2;
+    uint8_t *grown = realloc(st->owned_fds, cap);
+    if (!grown) return make_int(env, -ENOMEM);
+    memset(grown + st->owned_cap, 0, cap - st->owned_cap);
+    st->owned_fds = grown;
+    st->owned_cap = cap;
+  }
+  st->owned_fds[fd] = owned ? 1 : 0;
+  return make_int(env, 0);
 }
 
 /* ---------------------------------------------------------------- readiness */
@@ -760,6 +817,12 @@ static void teardown_hook(void *arg) {
     if (!m->unmapped) munmap(m->addr, m->len);
     m->unmapped = 1;
   }
+  /* After the rings: a request still holding one of these files was cancelled and completed above. */
+  for (size_t fd = 0; fd < st->owned_cap; fd++)
+    if (st->owned_fds[fd]) close((int)fd);
+  st->owned_cap = 0;
+  free(st->owned_fds);
+  st->owned_fds = NULL;
 }
 
 /* Closes the libuv handles; the addon stays loaded until their close
@@ -785,6 +848,7 @@ static void state_finalize(napi_env env, void *data, void *hint) {
   for (mapping_t *m = st->mappings; m; m = m->next) m->st = NULL;
   for (watcher_t *w = st->watchers; w; w = w->next) w->st = NULL;
   for (guard_t *g = st->guards; g; g = g->next) g->st = NULL;
+  free(st->owned_fds);
   free(st);
 }
 
@@ -814,6 +878,8 @@ NAPI_MODULE_INIT() {
       {"guardRing", NULL, js_guard_ring, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"releaseRing", NULL, js_release_ring, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"sockName", NULL, js_sock_name, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"ownFd", NULL, js_own_fd, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"RLIMIT_MEMLOCK", NULL, NULL, NULL, NULL, constant(env, RLIMIT_MEMLOCK), napi_default_jsproperty, NULL},
       {"RLIMIT_NOFILE", NULL, NULL, NULL, NULL, constant(env, RLIMIT_NOFILE), napi_default_jsproperty, NULL},
       {"MADV_DONTFORK", NULL, NULL, NULL, NULL, constant(env, MADV_DONTFORK), napi_enumerable, NULL},

@@ -53,6 +53,10 @@ export interface NativeShim {
   releaseRing(guard: RingGuard): void;
   /** getrlimit(2): [soft, hard], -1 meaning unlimited; or -errno. */
   getrlimit(resource: number): [number, number] | number;
+  /** getsockname(2) (peer false) or getpeername(2) (peer true) into `buf`: the address length, or -errno. */
+  sockName(fd: number, peer: boolean, buf: Uint8Array): number;
+  /** Marks fd as owned by this thread (closed by the shim's teardown if the thread's environment exits), or not: 0 or -errno. */
+  ownFd(fd: number, owned: boolean): number;
   readonly RLIMIT_MEMLOCK: number;
   readonly RLIMIT_NOFILE: number;
   readonly MADV_DONTFORK: number;
