@@ -145,6 +145,9 @@ export class Driver {
   #userData: number[] = [];
   #pendingCqes = new Uint8Array(0);
   #state = new Uint8Array(0);
+  /** 1 for ops that do not keep the event loop alive (setOpRef). */
+  #unref = new Uint8Array(0);
+  #unrefCount = 0;
   #result = new Int32Array(0);
   #resultFlags = new Uint32Array(0);
   /** Link-timeout timespecs, 16 bytes per slot, never moving while an op is in flight. */
@@ -385,6 +388,7 @@ export class Driver {
     };
     this.#pendingCqes = grown(this.#pendingCqes, (n) => new Uint8Array(n));
     this.#state = grown(this.#state, (n) => new Uint8Array(n));
+    this.#unref = grown(this.#unref, (n) => new Uint8Array(n));
     this.#result = grown(this.#result, (n) => new Int32Array(n));
     this.#resultFlags = grown(this.#resultFlags, (n) => new Uint32Array(n));
     // Timespecs of ops in flight are copied to the new table; the kernel read
@@ -409,11 +413,15 @@ export class Driver {
     this.#pins2[slot] = undefined;
     this.#userData[slot] = -1;
     this.#state[slot] = 0;
+    if (this.#unref[slot] !== 0) {
+      this.#unref[slot] = 0;
+      this.#unrefCount--;
+    }
     this.#free.push(slot);
     if (--this.#inflight === 0) {
       this.#setWatching(false);
       if (this.#drainWaiters.length > 0) for (const w of this.#drainWaiters.splice(0)) w();
-    }
+    } else if (this.#inflight === this.#unrefCount) this.#setWatching(false);
   }
 
   // -------------------------------------------------------------- transactions
@@ -501,7 +509,8 @@ export class Driver {
     this.#state[slot] = 0;
     this.#txSlots.push(slot);
     sqe.userData = userData;
-    if (this.#inflight++ === 0) this.#setWatching(true);
+    this.#inflight++;
+    if (this.#inflight > this.#unrefCount) this.#setWatching(true);
     return userData;
   }
 
@@ -569,6 +578,25 @@ export class Driver {
       this.#txSlots.length = 0;
       this.#txSqes = 0;
     }
+  }
+
+  /**
+   * Whether an op in flight keeps the event loop alive (the default) — what
+   * uv_ref/uv_unref are to a libuv handle. An unreferenced op is still
+   * delivered while the loop runs for other reasons; the ring's readiness
+   * watcher is referenced only while some referenced op is in flight. For
+   * ops that stand for a handle the user may unref (a listening socket's
+   * accept, an idle connection's receive, a socket timeout). Unknown or
+   * finished ops are ignored.
+   */
+  setOpRef(userData: number, ref: boolean): void {
+    const slot = userData % SLOT_SPACE;
+    if (this.#userData[slot] !== userData) return;
+    const unref = ref ? 0 : 1;
+    if (this.#unref[slot] === unref) return;
+    this.#unref[slot] = unref;
+    this.#unrefCount += unref ? 1 : -1;
+    this.#setWatching(this.#inflight > this.#unrefCount);
   }
 
   /** Requests cancellation of an op (IORING_OP_ASYNC_CANCEL); its completion still arrives (usually -ECANCELED). Never throws. */
