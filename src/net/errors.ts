@@ -117,8 +117,8 @@ export const errors = {
     return nodeError(Error, 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established');
   },
   ERR_MISSING_ARGS(...names: string[]): NodeJS.ErrnoException {
-    const list = names.map((n) => `"${n}"`);
-    const text = list.length <= 2 ? list.join(' or ') : `${list.slice(0, -1).join(', ')}, or ${list[list.length - 1]}`;
+    // node's form for one group of alternatives: "The "a" or "b" or "c" argument must be specified".
+    const text = names.map((n) => `"${n}"`).join(' or ');
     return nodeError(TypeError, 'ERR_MISSING_ARGS', `The ${text} argument must be specified`);
   },
   ERR_INVALID_ARG_TYPE(name: string, expected: string, actual: unknown): NodeJS.ErrnoException {

@@ -41,7 +41,6 @@ const EAGAIN = -11;
 const EINTR = -4;
 const EADDRINUSE = -98;
 const EOPNOTSUPP = -95;
-const ENAMETOOLONG = -36;
 
 const CLOSED = 0;
 const OPENING = 1;
@@ -310,11 +309,6 @@ export class Server extends EventEmitter {
     let len: number;
     if (ctx.unix) {
       const un = unixSockaddr(ctx.address);
-      if (!un) {
-        this.#dropFd(fd);
-        this.#listenFailed(ctx, ENAMETOOLONG);
-        return;
-      }
       sockaddr = un.addr;
       len = un.len;
     } else {
@@ -643,7 +637,8 @@ export class Server extends EventEmitter {
 
   address(): InetAddress | string | null {
     if (this.#state === LISTENING && !this.#unix) return this.#address ? { ...this.#address } : null;
-    if (this.#unix && this.#state !== CLOSED) return this._pipeName ?? null;
+    // node:net answers a Unix server's path, also once closed.
+    if (this._pipeName) return this._pipeName;
     return null;
   }
 

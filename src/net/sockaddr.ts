@@ -71,16 +71,20 @@ export function inetSockaddr(address: string, port: number): Uint8Array {
   return b;
 }
 
-/** A sockaddr_un for a path (a leading NUL: Linux's abstract namespace), and its length; null if the path does not fit. */
-export function unixSockaddr(path: string): { addr: Uint8Array; len: number } | null {
-  const bytes = Buffer.from(path, 'utf8');
+/**
+ * A sockaddr_un for a path (a leading NUL: Linux's abstract namespace) and
+ * its length. A name longer than sun_path is cut to its 108 bytes, as
+ * libuv's uv_pipe_bind2/uv_pipe_connect2 do for node:net (a 108-byte path
+ * needs no NUL: the kernel terminates sun_path itself).
+ */
+export function unixSockaddr(path: string): { addr: Uint8Array; len: number } {
+  let bytes = Buffer.from(path, 'utf8');
+  if (bytes.length > UNIX_PATH_MAX) bytes = bytes.subarray(0, UNIX_PATH_MAX);
   const abstract = bytes.length > 0 && bytes[0] === 0;
-  // A filesystem path needs its terminating NUL inside sun_path; an abstract name does not.
-  if (bytes.length > (abstract ? UNIX_PATH_MAX : UNIX_PATH_MAX - 1)) return null;
   const addr = new Uint8Array(2 + UNIX_PATH_MAX);
   new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
   addr.set(bytes, 2);
-  return { addr, len: 2 + bytes.length + (abstract ? 0 : 1) };
+  return { addr, len: abstract ? 2 + bytes.length : addr.length };
 }
 
 function hex(w: number): string {

@@ -43,7 +43,7 @@ const EINVAL = -22;
 const ENOTCONN = -107;
 const ETIME = -62;
 const ETIMEDOUT = -110;
-const ENAMETOOLONG = -36;
+const EOPNOTSUPP = -95;
 
 const RECV_IDLE = 0;
 const RECV_ARMED = 1;
@@ -273,6 +273,8 @@ export class Socket extends Duplex {
   #zc = true;
   #reset = false;
   #closing = false;
+  /** node:net makes the handle in connect() (or has one from accept): from then on 'close' carries hadError. */
+  #hadHandle = false;
 
   constructor(options?: SocketConstructorOptions | number) {
     let opts: SocketConstructorOptions;
@@ -313,6 +315,7 @@ export class Socket extends Duplex {
     }
     if (fd >= 0) {
       this.#fd = fd;
+      this.#hadHandle = true;
       if (opts.readable !== false) {
         if (opts.pauseOnCreate) this.pause();
         else if (!opts.manualStart) this.read(0);
@@ -526,7 +529,7 @@ export class Socket extends Duplex {
           const b = req.bufs[0];
           const off = req.done;
           const len = b.length - off;
-          req.zc = this.#zc && rt.features.sendZc && len >= rt.zcThreshold;
+          req.zc = this.#zc && !this.#unix && rt.features.sendZc && len >= rt.zcThreshold;
           if (req.zc) {
             prepSendZc(sqe, fd, b, len, MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE, off);
             rt.stats.zcSends++;
@@ -574,6 +577,14 @@ export class Socket extends Duplex {
       }
       if ((flags & IORING_CQE_F_MORE) !== 0) {
         req.zcRes = res; // the notification follows; the write completes then
+        return;
+      }
+      if (res === EOPNOTSUPP) {
+        // This socket's protocol has no zero-copy send: plain sends from now on.
+        s.#zc = false;
+        s.#writeUd = 0;
+        if (s.#fd >= 0 && !s.destroyed) s.#sendMore(req);
+        else s.#onSent(req, ECANCELED);
         return;
       }
       if (res === EINVAL && s.#rt.features.sendZc && req.done === 0) {
@@ -645,7 +656,8 @@ export class Socket extends Duplex {
       cb(exception);
     } else {
       cb(exception);
-      process.nextTick(() => this.emit('close'));
+      const hadHandle = this.#hadHandle;
+      process.nextTick(() => (hadHandle ? this.emit('close', !!exception) : this.emit('close')));
     }
     if (this._server) {
       this._server._connections--;
@@ -738,16 +750,12 @@ export class Socket extends Duplex {
     }
     const path = options.path;
     this.#unix = !!path;
+    this.#hadHandle = true;
     this.#touch();
     this.connecting = true;
     if (path) {
       if (typeof path !== 'string') throw errors.ERR_INVALID_ARG_TYPE('options.path', 'of type string', path);
       const un = unixSockaddr(path);
-      if (!un) {
-        const req: ConnectReq = { address: path, port: undefined, addressType: 0, sockaddr: new Uint8Array(0), sockaddrLen: 0 };
-        process.nextTick(() => this.#connectFailed(req, ENAMETOOLONG));
-        return this;
-      }
       this.#internalConnect({ address: path, port: undefined, addressType: 0, sockaddr: un.addr, sockaddrLen: un.len, timeoutMs: connectTimeoutOf(options) });
     } else this.#lookupAndConnect(options as ConnectOptions);
     return this;
@@ -760,7 +768,7 @@ export class Socket extends Duplex {
     if (localAddress && !isIP(localAddress)) throw errors.ERR_INVALID_IP_ADDRESS(localAddress);
     if (localPort) validateNumber(localPort, 'options.localPort');
     if (port !== undefined) {
-      if (typeof port !== 'number' && typeof port !== 'string') throw errors.ERR_INVALID_ARG_TYPE('options.port', 'of type number or string', port);
+      if (typeof port !== 'number' && typeof port !== 'string') throw errors.ERR_INVALID_ARG_TYPE('options.port', 'one of type number or string', port);
       validatePort(port);
     }
     const portNum = (port as number) | 0;
