@@ -266,6 +266,8 @@ export class Socket extends Duplex {
   #timeoutMs = 0;
   #timerUd = 0;
   #timerGen = 0;
+  /** When the armed kernel timer fires (performance.now() time). */
+  #timerExpiry = 0;
   #lastActive = 0;
   #noDelay: boolean;
   #keepAlive: boolean;
@@ -1044,33 +1046,38 @@ export class Socket extends Duplex {
   /**
    * Emits 'timeout' after `msecs` without reads or writes, once per idle
    * period (node:net's semantics; the socket is not closed). One
-   * IORING_OP_TIMEOUT per socket, re-armed lazily: activity only records
-   * the time, and an expiry that finds recent activity re-arms for the rest.
-   * The timer does not keep the event loop alive.
+   * IORING_OP_TIMEOUT per socket at most, re-armed lazily: activity and
+   * setTimeout() only record times; the kernel timer is replaced only when
+   * it would fire too late, and an expiry that finds the deadline moved
+   * re-arms for the rest. So node:http's setTimeout(keepAliveTimeout) /
+   * setTimeout(0) on every request costs no SQE. The timer does not keep
+   * the event loop alive.
    */
   setTimeout(msecs: number, callback?: () => void): this {
     if (this.destroyed) return this;
     this.timeout = msecs;
     const ms = timerDuration(msecs, 'msecs');
-    this.#clearTimer();
+    if (callback !== undefined && typeof callback !== 'function') throw errors.ERR_INVALID_ARG_TYPE('callback', 'of type function', callback);
     if (ms === 0) {
-      if (callback !== undefined) {
-        if (typeof callback !== 'function') throw errors.ERR_INVALID_ARG_TYPE('callback', 'of type function', callback);
-        this.removeListener('timeout', callback);
-      }
-    } else {
-      this.#timeoutMs = ms;
-      this.#lastActive = now();
-      this.#armTimer(ms);
-      if (callback !== undefined) {
-        if (typeof callback !== 'function') throw errors.ERR_INVALID_ARG_TYPE('callback', 'of type function', callback);
-        this.once('timeout', callback);
-      }
+      // An armed kernel timer is left to expire: it finds no timeout and stops (cheaper than a cancellation).
+      this.#timeoutMs = 0;
+      if (callback !== undefined) this.removeListener('timeout', callback);
+      return this;
     }
+    this.#timeoutMs = ms;
+    const t = now();
+    this.#lastActive = t;
+    if (this.#timerUd === 0) this.#armTimer(ms, t);
+    else if (this.#timerExpiry > t + ms + 1) {
+      // The armed timer would fire after this deadline: replace it.
+      this.#cancelTimer();
+      this.#armTimer(ms, t);
+    }
+    if (callback !== undefined) this.once('timeout', callback);
     return this;
   }
 
-  #armTimer(ms: number): void {
+  #armTimer(ms: number, t: number): void {
     const ts = new BigInt64Array(2);
     const sec = Math.floor(ms / 1000);
     ts[0] = BigInt(sec);
@@ -1080,14 +1087,14 @@ export class Socket extends Duplex {
     try {
       const d = this.#rt.driver;
       this.#timerUd = submit(d, (sqe) => prepTimeout(sqe, bytes, 0, 0), Socket.#onTimerCqe, token, ts);
+      this.#timerExpiry = t + ms;
       d.setOpRef(this.#timerUd, false);
     } catch {
       this.#timerUd = 0;
     }
   }
 
-  #clearTimer(): void {
-    this.#timeoutMs = 0;
+  #cancelTimer(): void {
     this.#timerGen++;
     if (this.#timerUd) {
       this.#rt.driver.cancel(this.#timerUd);
@@ -1095,14 +1102,20 @@ export class Socket extends Duplex {
     }
   }
 
+  #clearTimer(): void {
+    this.#timeoutMs = 0;
+    this.#cancelTimer();
+  }
+
   static #onTimerCqe(this: void, res: number, t: TimerToken): void {
     const s = t.s;
-    if (t.gen !== s.#timerGen) return; // cleared or replaced
+    if (t.gen !== s.#timerGen) return; // replaced or cancelled
     s.#timerUd = 0;
     if (res !== ETIME || s.destroyed || s.#timeoutMs === 0) return;
-    const idle = now() - s.#lastActive;
-    if (idle + 1 < s.#timeoutMs) {
-      s.#armTimer(s.#timeoutMs - idle);
+    const t1 = now();
+    const left = s.#lastActive + s.#timeoutMs - t1;
+    if (left > 1) {
+      s.#armTimer(left, t1);
       return;
     }
     s._onTimeout();
@@ -1120,8 +1133,9 @@ export class Socket extends Duplex {
 
   #touch(): void {
     if (this.#timeoutMs === 0) return;
-    this.#lastActive = now();
-    if (this.#timerUd === 0 && !this.destroyed) this.#armTimer(this.#timeoutMs);
+    const t = now();
+    this.#lastActive = t;
+    if (this.#timerUd === 0 && !this.destroyed) this.#armTimer(this.#timeoutMs, t);
   }
 
   ref(): this {
