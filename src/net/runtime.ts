@@ -92,7 +92,7 @@ export function configure(options: NetTuning): void {
 }
 
 /** Kernel features the net layer can do without; each can also be switched off (URING_NET_DISABLE=name,…) to test its fallback. */
-export const OPTIONAL_FEATURES = ['multishot-accept', 'multishot-recv', 'buf-ring', 'incremental', 'bundle', 'send-zc'] as const;
+export const OPTIONAL_FEATURES = ['multishot-accept', 'multishot-recv', 'recv-budget', 'buf-ring', 'incremental', 'bundle', 'send-zc'] as const;
 export type OptionalFeature = (typeof OPTIONAL_FEATURES)[number];
 
 /** Opcodes without which uring/net cannot work (it is then node:net). */
@@ -117,6 +117,8 @@ function disabledByEnv(): Set<string> {
 export class NetFeatures {
   multishotAccept = true;
   multishotRecv = true;
+  /** A byte budget per multishot receive (sqe->optlen, IORING_RECV_MSHOT_LIM): what one socket can take from the pool before JavaScript sees it. */
+  recvBudget = true;
   bufRing = true;
   incremental = true;
   bundle = true;
@@ -126,7 +128,7 @@ export class NetFeatures {
 
   disable(name: OptionalFeature, why: string): void {
     const key = ({
-      'multishot-accept': 'multishotAccept', 'multishot-recv': 'multishotRecv', 'buf-ring': 'bufRing',
+      'multishot-accept': 'multishotAccept', 'multishot-recv': 'multishotRecv', 'recv-budget': 'recvBudget', 'buf-ring': 'bufRing',
       incremental: 'incremental', bundle: 'bundle', 'send-zc': 'sendZc',
     } as const)[name];
     if (!this[key]) return;
@@ -137,7 +139,7 @@ export class NetFeatures {
   /** Each feature: true, or why not. */
   report(): Record<OptionalFeature, true | string> {
     const on: Record<OptionalFeature, boolean> = {
-      'multishot-accept': this.multishotAccept, 'multishot-recv': this.multishotRecv, 'buf-ring': this.bufRing,
+      'multishot-accept': this.multishotAccept, 'multishot-recv': this.multishotRecv, 'recv-budget': this.recvBudget, 'buf-ring': this.bufRing,
       incremental: this.incremental, bundle: this.bundle, 'send-zc': this.sendZc,
     };
     const out = {} as Record<OptionalFeature, true | string>;
@@ -292,6 +294,7 @@ export class Runtime {
     this.pool = f.bufRing ? this.#makePool() : null;
     if (!this.pool) {
       f.disable('multishot-recv', 'needs a provided-buffer ring');
+      f.disable('recv-budget', 'needs multishot receives');
       f.disable('incremental', 'needs a provided-buffer ring');
       f.disable('bundle', 'needs a provided-buffer ring');
     }

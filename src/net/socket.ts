@@ -49,6 +49,14 @@ const RECV_IDLE = 0;
 const RECV_ARMED = 1;
 const RECV_CANCELLING = 2;
 
+/**
+ * Bytes one multishot receive may take before it ends and is re-armed
+ * (IORING_RECV_MSHOT_LIM). Without it the kernel keeps filling buffers for
+ * a fast sender until the pool is empty — before JavaScript can see the
+ * data and stop reading — so this bounds what a paused socket holds beyond
+ * its high-water mark, at one re-arm SQE per 256 KiB.
+ */
+const RECV_BUDGET = 256 * 1024;
 /** Bytes of a single fallback receive buffer (no provided-buffer ring). */
 const PLAIN_RECV_SIZE = 64 * 1024;
 /** Batches of writes up to this many bytes are joined into one send; larger ones go out as one SENDMSG. */
@@ -350,8 +358,11 @@ export class Socket extends Duplex {
         const sqe = d.txSqe();
         let pin: Buffer | null = null;
         if (pool) {
-          if (f.multishotRecv) prepRecvMultishot(sqe, fd, null, 0, 0);
-          else prepRecv(sqe, fd, null, 0, 0);
+          if (f.multishotRecv) {
+            prepRecvMultishot(sqe, fd, null, 0, 0);
+            // sqe->optlen (the u32 of file_index): the multishot's byte budget.
+            if (f.recvBudget) sqe.fileIndex = RECV_BUDGET;
+          } else prepRecv(sqe, fd, null, 0, 0);
           sqe.flags |= IOSQE_BUFFER_SELECT;
           sqe.bufIndex = pool.bgid;
           if (f.bundle) sqe.ioprio |= IORING_RECVSEND_BUNDLE;
@@ -444,13 +455,19 @@ export class Socket extends Duplex {
       if (this.#readWanted) this.#armRecv();
       return;
     }
-    if (res === EINVAL && rt.features.multishotRecv && rt.pool) {
-      rt.features.disable('multishot-recv', 'the kernel refused IORING_RECV_MULTISHOT (EINVAL)');
+    // EINVAL on a receive: the kernel refuses one of the optional features; drop them one at a time, newest first.
+    if (res === EINVAL && rt.features.recvBudget && rt.features.multishotRecv) {
+      rt.features.disable('recv-budget', 'the kernel refused a byte budget on a multishot receive (EINVAL)');
       if (this.#readWanted) this.#armRecv();
       return;
     }
     if (res === EINVAL && rt.features.bundle) {
       rt.features.disable('bundle', 'the kernel refused IORING_RECVSEND_BUNDLE on a receive (EINVAL)');
+      if (this.#readWanted) this.#armRecv();
+      return;
+    }
+    if (res === EINVAL && rt.features.multishotRecv && rt.pool) {
+      rt.features.disable('multishot-recv', 'the kernel refused IORING_RECV_MULTISHOT (EINVAL)');
       if (this.#readWanted) this.#armRecv();
       return;
     }

@@ -22,9 +22,14 @@ export function errorShape(e: unknown): Record<string, unknown> {
   return out;
 }
 
+/** Per log: the 'close' of every tracked socket, awaited before the log is returned (so no event is still on its way). */
+const closing = new WeakMap<Log, Promise<unknown>[]>();
+
 /** Records the events of `emitter` into `log[name]`. */
 export function track(log: Log, name: string, emitter: NodeJS.EventEmitter, events: string[], portOf?: () => number): void {
   const list: unknown[] = (log[name] = []);
+  if (!closing.has(log)) closing.set(log, []);
+  if (events.includes('close')) closing.get(log)!.push(new Promise((r) => emitter.once('close', r)));
   const bytes: Buffer[] = [];
   for (const ev of events) {
     emitter.on(ev, (...args: unknown[]) => {
@@ -91,12 +96,13 @@ export interface Ctx {
   real: Net;
 }
 
-export const scenarios: Record<string, (net: Net, ctx: Ctx) => Promise<Log>> = {
+const raw: Record<string, (net: Net, ctx: Ctx) => Promise<Log>> = {
   /** Request, echo, client end(), server end() on 'end', both close. */
   async echoAndClose(net) {
     const log: Log = {};
+    let n = 0;
     const server = net.createServer((s) => {
-      track(log, 'serverSocket', s, SOCKET_EVENTS);
+      track(log, `serverSocket${++n}`, s, SOCKET_EVENTS);
       s.on('data', (d) => s.write(d));
     });
     track(log, 'server', server, SERVER_EVENTS);
@@ -125,8 +131,10 @@ export const scenarios: Record<string, (net: Net, ctx: Ctx) => Promise<Log>> = {
   /** allowHalfOpen: the server reads the client's end, then still writes, then ends. */
   async halfOpen(net) {
     const log: Log = {};
+    let serverClosed: Promise<unknown> = Promise.resolve();
     const server = net.createServer({ allowHalfOpen: true }, (s) => {
       track(log, 'serverSocket', s, SOCKET_EVENTS);
+      serverClosed = event(s, 'close');
       s.resume();
       s.on('end', () => {
         log.serverWritableAtEnd = s.writable;
@@ -138,6 +146,7 @@ export const scenarios: Record<string, (net: Net, ctx: Ctx) => Promise<Log>> = {
     track(log, 'client', c, SOCKET_EVENTS);
     c.end('request');
     await event(c, 'close');
+    await serverClosed;
     log.clientBytesRead = c.bytesRead;
     log.clientBytesWritten = c.bytesWritten;
     await new Promise((r) => server.close(r));
@@ -568,3 +577,18 @@ export const scenarios: Record<string, (net: Net, ctx: Ctx) => Promise<Log>> = {
     return log;
   },
 };
+
+/** The scripts, each returning its log once every tracked socket and server has emitted 'close' (2 s at most). */
+export const scenarios: Record<string, (net: Net, ctx: Ctx) => Promise<Log>> = Object.fromEntries(
+  Object.entries(raw).map(([name, fn]) => [
+    name,
+    async (net: Net, ctx: Ctx): Promise<Log> => {
+      const log = await fn(net, ctx);
+      const pending = closing.get(log) ?? [];
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+      return log;
+    },
+  ]),
+);
