@@ -18,6 +18,40 @@ import { type Log, type Net, scenarios } from './scenarios.js';
 const info = await backend();
 const dir = tempDir('uring-net-diff-');
 
+/**
+ * The module as a scenario sees it, recording every server and socket it
+ * makes, so that a script that fails or hangs (a broken build) leaves
+ * nothing open: the file then ends and reports instead of waiting forever.
+ */
+function isServer(x: nodeNet.Server | nodeNet.Socket): x is nodeNet.Server {
+  return typeof (x as unknown as { listen?: unknown }).listen === 'function';
+}
+
+function recording(net: Net): { net: Net; cleanup(): void } {
+  const made: (nodeNet.Server | nodeNet.Socket)[] = [];
+  const keep = <T extends nodeNet.Server | nodeNet.Socket>(x: T): T => {
+    made.push(x);
+    if (isServer(x)) x.on('connection', (s: nodeNet.Socket) => made.push(s));
+    return x;
+  };
+  const wrapped = Object.create(net) as Net;
+  Object.assign(wrapped, {
+    createServer: (...a: unknown[]) => keep((net.createServer as (...x: unknown[]) => nodeNet.Server)(...a)),
+    connect: (...a: unknown[]) => keep((net.connect as (...x: unknown[]) => nodeNet.Socket)(...a)),
+    createConnection: (...a: unknown[]) => keep((net.createConnection as (...x: unknown[]) => nodeNet.Socket)(...a)),
+  });
+  return {
+    net: wrapped,
+    cleanup() {
+      for (const x of made) {
+        if (isServer(x)) {
+          if (x.listening) x.close();
+        } else if (!x.destroyed) x.destroy();
+      }
+    },
+  };
+}
+
 async function run(net: Net, name: string, which: string): Promise<Log> {
   const sub = path.join(dir, `${name}-${which}`);
   fs.mkdirSync(sub);
@@ -25,10 +59,13 @@ async function run(net: Net, name: string, which: string): Promise<Log> {
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${name} on ${which} did not finish within 10 s`)), 10_000);
   });
+  const rec = recording(net);
   try {
-    return await Promise.race([scenarios[name](net, { dir: sub, real: nodeNet }), timeout]);
+    // A copy: listeners still attached must not change the log after the script returned.
+    return structuredClone(await Promise.race([scenarios[name](rec.net, { dir: sub, real: nodeNet }), timeout]));
   } finally {
     clearTimeout(timer);
+    rec.cleanup();
   }
 }
 

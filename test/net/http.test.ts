@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import nodeNet from 'node:net';
 import { Readable } from 'node:stream';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import net, { backend } from '../../src/net/index.js';
 
 const info = await backend();
@@ -57,6 +57,12 @@ async function expectedHash(total: number): Promise<string> {
   return patternHash.get(total)!;
 }
 
+/** Servers and agents a failed test may leave open; closed at the end so the file ends and reports. */
+const leftovers: (() => void)[] = [];
+after(() => {
+  for (const f of leftovers) f();
+});
+
 /** The README recipe; `connections` counts what uring/net accepted. */
 async function recipe(handler: http.RequestListener): Promise<{ port: number; close(): Promise<void>; connections: () => number; http: http.Server }> {
   const server = http.createServer(handler);
@@ -71,6 +77,10 @@ async function recipe(handler: http.RequestListener): Promise<{ port: number; cl
   listener.listen(0, '127.0.0.1');
   await once(listener, 'listening');
   const port = (listener.address() as nodeNet.AddressInfo).port;
+  leftovers.push(() => {
+    for (const s of open) s.destroy();
+    listener.close();
+  });
   return {
     port,
     http: server,
@@ -100,12 +110,13 @@ function request(options: http.RequestOptions, body?: Readable | string): Promis
   });
 }
 
-test('keep-alive: 200 requests over one connection, headers and bodies intact', { skip }, async () => {
+test('keep-alive: 200 requests over one connection, headers and bodies intact', { skip, timeout: 20_000 }, async () => {
   const srv = await recipe((req, res) => {
     res.setHeader('x-url', req.url!);
     res.end(`hello ${req.url}`);
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  leftovers.push(() => agent.destroy());
   try {
     for (let i = 0; i < 200; i++) {
       const { res, body } = await request({ port: srv.port, host: '127.0.0.1', path: `/r${i}`, agent });
@@ -121,13 +132,14 @@ test('keep-alive: 200 requests over one connection, headers and bodies intact', 
   }
 });
 
-test('pipelining: 50 requests in one write come back as 50 responses, in order', { skip }, async () => {
+test('pipelining: 50 requests in one write come back as 50 responses, in order', { skip, timeout: 20_000 }, async () => {
   const srv = await recipe((req, res) => {
     // Answer out of arrival order in time; node:http must still respond in request order.
     setTimeout(() => res.end(req.url), Number(req.url!.slice(1)) % 3);
   });
   try {
     const sock = nodeNet.connect(srv.port, '127.0.0.1');
+    leftovers.push(() => sock.destroy());
     await once(sock, 'connect');
     let requests = '';
     for (let i = 0; i < 50; i++) requests += `GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
@@ -159,7 +171,7 @@ test('pipelining: 50 requests in one write come back as 50 responses, in order',
   }
 });
 
-test('chunked request and response bodies', { skip }, async () => {
+test('chunked request and response bodies', { skip, timeout: 20_000 }, async () => {
   const srv = await recipe(async (req, res) => {
     assert.equal(req.headers['transfer-encoding'], 'chunked');
     const parts: string[] = [];
@@ -212,6 +224,11 @@ test("node's http client over uring/net sockets (createConnection) against node:
   await once(server, 'listening');
   const port = (server.address() as nodeNet.AddressInfo).port;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  leftovers.push(() => {
+    agent.destroy();
+    server.closeAllConnections();
+    server.close();
+  });
   (agent as unknown as { createConnection: unknown }).createConnection = (opts: nodeNet.NetConnectOpts, cb: () => void) => net.createConnection(opts, cb);
   try {
     const total = 10 * MB;
