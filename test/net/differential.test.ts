@@ -14,6 +14,9 @@ import { test } from 'node:test';
 import uringNet, { backend } from '../../src/net/index.js';
 import { tempDir } from '../helpers.js';
 import { type Log, type Net, scenarios } from './scenarios.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 const info = await backend();
 const dir = tempDir('uring-net-diff-');

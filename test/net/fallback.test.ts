@@ -10,6 +10,9 @@ import { test } from 'node:test';
 import { backend } from '../../src/net/index.js';
 import { OPTIONAL_FEATURES } from '../../src/net/runtime.js';
 import { runChild, seccompHelper } from '../helpers.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 const info = await backend();
 const child = new URL('./fallback-child.js', import.meta.url).href;

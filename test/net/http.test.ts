@@ -14,6 +14,9 @@ import nodeNet from 'node:net';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import net, { backend } from '../../src/net/index.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 const info = await backend();
 const skip = info.name !== 'io_uring' && `uring/net is node:net here: ${info.reason}`;

@@ -18,6 +18,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { native } from '../../src/ring/native.js';
 import { backend } from '../../src/net/index.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 const info = await backend();
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -13,6 +13,9 @@ import nodeNet from 'node:net';
 import { test } from 'node:test';
 import net, { backend, configure } from '../../src/net/index.js';
 import { existingRuntime } from '../../src/net/runtime.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 configure({ recvBuffers: 4, recvBufferSize: 4096, copyThreshold: 1024 });
 const info = await backend();

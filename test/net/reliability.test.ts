@@ -12,6 +12,9 @@ import nodeNet from 'node:net';
 import { after, test } from 'node:test';
 import { io } from '../../src/driver/index.js';
 import net, { backend } from '../../src/net/index.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 const info = await backend();
 const skip = info.name !== 'io_uring' && `uring/net is node:net here: ${info.reason}`;
@@ -201,7 +204,8 @@ test('server closed with connections mid-transfer (writes blocked on full socket
   const ops0 = pending();
   const sockets = new Set<nodeNet.Socket>();
   let closedSockets = 0;
-  const chunk = Buffer.alloc(128 * 1024, 1);
+  // Below the zero-copy threshold: a SEND_ZC's notification legitimately waits for the peer to read (next test).
+  const chunk = Buffer.alloc(32 * 1024, 1);
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
@@ -230,6 +234,13 @@ test('server closed with connections mid-transfer (writes blocked on full socket
   for (const s of sockets) s.destroy();
   await closedEvent;
   await until(() => closedSockets === 20, 5000, `20 server sockets closed (${closedSockets})`);
+  // Before any client reads: the sends that were blocked on full sockets are cancelled (no op left in
+  // flight), and the kernel has closed every server-side socket (none ESTABLISHED on the port; FIN_WAIT
+  // is fine). A send left in flight would hold its socket open until the peer read everything.
+  await until(() => pending() <= ops0, 5000, `ops back to ${ops0} (now ${pending()}) with the clients still not reading`);
+  const established = (): number => ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').slice(1))
+    .filter((l) => l.trim() && l.trim().split(/\s+/)[1]?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`) && l.trim().split(/\s+/)[3] === '01').length;
+  await until(() => established() === 0, 5000, `server-side sockets still ESTABLISHED: ${established()}`);
   for (const c of clients) c.resume();
   await Promise.all(ended);
   await until(() => fds() <= fd0 && pending() <= ops0, 5000, `fds back to ${fd0} (now ${fds()}), ops back to ${ops0} (now ${pending()})`);
@@ -258,5 +269,39 @@ test('uring/net client against a server that resets: ECONNRESET on the read side
     assert.equal(r.hadError, true);
     assert.equal(r.bytes, 1000);
   }
+  await new Promise((r) => server.close(r));
+});
+
+test('a zero-copy write (SEND_ZC) holds its buffer until the notification CQE; loopback reports a copy and the socket stops trying', { skip: skip || (info.features?.['send-zc'] !== true && 'no SEND_ZC here'), timeout: 20_000 }, async () => {
+  const rt = (await import('../../src/net/runtime.js')).existingRuntime()!;
+  const copied0 = rt.stats.zcCopied;
+  let serverSocket: nodeNet.Socket | null = null;
+  const server = net.createServer((s) => {
+    serverSocket = s;
+  });
+  const port = await listening(server);
+  const c = nodeNet.connect(port, '127.0.0.1');
+  c.pause();
+  await once(c, 'connect');
+  await until(() => serverSocket !== null, 2000, 'the connection');
+  const s = serverSocket! as nodeNet.Socket & { _uring: { zeroCopy: boolean } };
+  assert.equal(s._uring.zeroCopy, true);
+  const big = randomBytes(256 * 1024); // above the 64 KiB threshold
+  let done = false;
+  s.write(big, () => (done = true));
+  await sleep(200);
+  // The bytes are in the kernel, but its skbs still point at our pages (the peer has not read): not done yet.
+  assert.equal(done, false, 'the write completed before the kernel gave the buffer back');
+  const got: Buffer[] = [];
+  c.on('data', (d: Buffer) => got.push(d));
+  c.resume();
+  await until(() => done, 5000, 'the notification');
+  assert.ok(Buffer.concat(got).subarray(0, big.length).equals(big) || Buffer.concat(got).length < big.length);
+  await until(() => Buffer.concat(got).length >= big.length, 5000, 'all bytes');
+  assert.ok(Buffer.concat(got).equals(big), 'the bytes');
+  assert.equal(rt.stats.zcCopied, copied0 + 1, 'the notification said the kernel copied (loopback)');
+  assert.equal(s._uring.zeroCopy, false, 'no further zero-copy attempts on this socket');
+  s.destroy();
+  c.destroy();
   await new Promise((r) => server.close(r));
 });

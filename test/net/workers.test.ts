@@ -13,6 +13,9 @@ import nodeNet from 'node:net';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import net, { backend } from '../../src/net/index.js';
+import { exitWhenDone } from './util.js';
+
+exitWhenDone();
 
 const info = await backend();
 const skip = info.name !== 'io_uring' && `uring/net is node:net here: ${info.reason}`;
