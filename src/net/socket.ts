@@ -1276,8 +1276,8 @@ export class Socket extends Duplex {
   }
 
   /** What this socket's io_uring path is doing (tests and diagnostics). */
-  get _uring(): { recv: 'idle' | 'armed' | 'cancelling'; zeroCopy: boolean; closing: boolean } {
-    return { recv: (['idle', 'armed', 'cancelling'] as const)[this.#recv], zeroCopy: this.#zc, closing: this.#closing };
+  get _uring(): { recv: 'idle' | 'armed' | 'cancelling'; writing: boolean; zeroCopy: boolean; closing: boolean } {
+    return { recv: (['idle', 'armed', 'cancelling'] as const)[this.#recv], writing: this.#writeUd !== 0, zeroCopy: this.#zc, closing: this.#closing };
   }
 }
 

@@ -206,11 +206,13 @@ test('server closed with connections mid-transfer (writes blocked on full socket
   let closedSockets = 0;
   // Below the zero-copy threshold: a SEND_ZC's notification legitimately waits for the peer to read (next test).
   const chunk = Buffer.alloc(32 * 1024, 1);
+  const wrote = new Map<nodeNet.Socket, number>();
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
     s.on('close', () => closedSockets++);
     const pump = (): void => {
+      do wrote.set(s, (wrote.get(s) ?? 0) + 1);
       while (!s.destroyed && s.write(chunk));
       if (!s.destroyed) s.once('drain', pump);
     };
@@ -229,7 +231,15 @@ test('server closed with connections mid-transfer (writes blocked on full socket
     clients.push(c);
   }
   await until(() => sockets.size === 20, 5000, '20 connections');
-  await sleep(100);
+  // Wait until the sockets of the clients that do not read are stuck: a send in flight, no progress for 150 ms
+  // (the kernel's buffers for them are full).
+  const uring = (s: nodeNet.Socket): { writing: boolean } => (s as unknown as { _uring: { writing: boolean } })._uring;
+  for (;;) {
+    const before = new Map(wrote);
+    await sleep(150);
+    const stuck = [...sockets].filter((s) => uring(s).writing && wrote.get(s) === before.get(s)).length;
+    if (stuck >= 10) break;
+  }
   const closedEvent = new Promise((r) => server.close(r));
   for (const s of sockets) s.destroy();
   await closedEvent;
@@ -237,7 +247,7 @@ test('server closed with connections mid-transfer (writes blocked on full socket
   // Before any client reads: the sends that were blocked on full sockets are cancelled (no op left in
   // flight), and the kernel has closed every server-side socket (none ESTABLISHED on the port; FIN_WAIT
   // is fine). A send left in flight would hold its socket open until the peer read everything.
-  await until(() => pending() <= ops0, 5000, `ops back to ${ops0} (now ${pending()}) with the clients still not reading`);
+  await until(() => [...sockets].every((s) => !uring(s).writing), 5000, 'the blocked sends to be cancelled, with the clients still not reading');
   const established = (): number => ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').slice(1))
     .filter((l) => l.trim() && l.trim().split(/\s+/)[1]?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`) && l.trim().split(/\s+/)[3] === '01').length;
   await until(() => established() === 0, 5000, `server-side sockets still ESTABLISHED: ${established()}`);
