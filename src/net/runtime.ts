@@ -44,7 +44,7 @@ export interface NetTuning {
   recvBufferSize?: number;
   /** Received chunks up to this many bytes are copied out of the ring; larger ones are handed over. Default 1024. */
   copyThreshold?: number;
-  /** Writes of at least this many bytes use IORING_OP_SEND_ZC (see docs/net.md). Default 65536; Infinity: never. */
+  /** Writes of at least this many bytes try IORING_OP_SEND_ZC (see docs/net.md). Default 262144; Infinity: never. */
   zeroCopyThreshold?: number;
 }
 
@@ -52,7 +52,9 @@ const tuning: Required<NetTuning> = {
   recvBuffers: 128,
   recvBufferSize: 64 * 1024,
   copyThreshold: 1024,
-  zeroCopyThreshold: 64 * 1024,
+  // Measured (bench/net/zc-threshold.ts, loopback, 6.18): from 256 KiB on, a zero-copy send the kernel ends up
+  // copying costs within 1.2x the CPU per MiB of a plain send (below, 2-5x): the size where trying is cheap.
+  zeroCopyThreshold: 256 * 1024,
 };
 
 /** The tuning in effect (for tests and the report of backend()). */
