@@ -27,8 +27,8 @@
  *    ahead of the bytes it reported, so handed-out bytes are final.
  * A buffer id goes back into the ring only when the kernel has moved past
  * it, so the ring never runs dry for long; when it does (-ENOBUFS: every
- * buffer filled between two reaps), the data stays in the socket and the
- * receive is re-armed: no byte is lost.
+ * buffer filled between two reaps), the data stays in the socket, the pool
+ * grows (up to recvBuffersMax) and the receive is re-armed: no byte is lost.
  */
 import {
   IORING_CQE_F_BUF_MORE, IORING_FEAT_RECVSEND_BUNDLE, IORING_OP, IOU_PBUF_RING_INC,
@@ -38,8 +38,10 @@ import type { BufRing } from '../ring/register.js';
 
 /** Options of the thread's receive pool and send path (uring/net's configure()). */
 export interface NetTuning {
-  /** Buffers in the receive ring, a power of two, 1..32768. Default 128. */
+  /** Buffers the receive ring starts with, 1..recvBuffersMax. Default 128. */
   recvBuffers?: number;
+  /** Most buffers the ring grows to when receives find it empty (-ENOBUFS); a power of two, 1..32768 (the ring's size). Default 1024. */
+  recvBuffersMax?: number;
   /** Bytes per receive buffer, 4096..16 MiB. Default 65536. */
   recvBufferSize?: number;
   /** Received chunks up to this many bytes are copied out of the ring; larger ones are handed over. Default 1024. */
@@ -50,6 +52,7 @@ export interface NetTuning {
 
 const tuning: Required<NetTuning> = {
   recvBuffers: 128,
+  recvBuffersMax: 1024,
   recvBufferSize: 64 * 1024,
   copyThreshold: 1024,
   // Measured (bench/net/zc-threshold.ts, loopback, 6.18): from 256 KiB on, a zero-copy send the kernel ends up
@@ -80,11 +83,13 @@ export function configure(options: NetTuning): void {
     }
     return v;
   };
-  if (options.recvBuffers !== undefined) {
-    const n = int(options.recvBuffers, 'recvBuffers', 1, 32768);
-    if (n & (n - 1)) throw Object.assign(new RangeError(`The value of "options.recvBuffers" must be a power of two. Received ${n}`), { code: 'ERR_OUT_OF_RANGE' });
-    tuning.recvBuffers = n;
+  if (options.recvBuffersMax !== undefined) {
+    const n = int(options.recvBuffersMax, 'recvBuffersMax', 1, 32768);
+    if (n & (n - 1)) throw Object.assign(new RangeError(`The value of "options.recvBuffersMax" must be a power of two. Received ${n}`), { code: 'ERR_OUT_OF_RANGE' });
+    tuning.recvBuffersMax = n;
+    if (options.recvBuffers === undefined) tuning.recvBuffers = Math.min(tuning.recvBuffers, n);
   }
+  if (options.recvBuffers !== undefined) tuning.recvBuffers = int(options.recvBuffers, 'recvBuffers', 1, tuning.recvBuffersMax);
   if (options.recvBufferSize !== undefined) tuning.recvBufferSize = int(options.recvBufferSize, 'recvBufferSize', 4096, 16 * 1024 * 1024);
   if (options.copyThreshold !== undefined) tuning.copyThreshold = int(options.copyThreshold, 'copyThreshold', 0, 16 * 1024 * 1024);
   if (options.zeroCopyThreshold !== undefined) {
@@ -156,11 +161,19 @@ export type ChunkList = Buffer[];
 /**
  * The provided-buffer ring of a thread's sockets (see the top of the file).
  * Buffer ids are 0..count-1; `take` turns a receive CQE's bytes into
- * Buffers and gives the kernel back what it is done with.
+ * Buffers and gives the kernel back what it is done with. The ring has room
+ * for `entries` buffers and starts with fewer: when receives find it empty
+ * (-ENOBUFS, more sockets with data at once than the buffers hold), it grows
+ * — doubling, at most once per loop turn, up to `entries` — so a burst from
+ * many connections does not starve some of them turn after turn, while a
+ * quiet process keeps the small pool.
  */
 export class RecvPool {
   readonly bgid: number;
-  readonly count: number;
+  /** Room in the ring: the most buffers it can hold. */
+  readonly entries: number;
+  /** Buffers given to the kernel so far (ids 0..count-1). */
+  count: number;
   readonly size: number;
   readonly incremental: boolean;
   readonly #mask: number;
@@ -177,26 +190,50 @@ export class RecvPool {
   readonly #posOfBid: Uint32Array;
   #addPos = 0;
   #freed = false;
+  #grownThisTurn = false;
   /** Counters for tests and reports. */
-  readonly stats = { replaced: 0, reused: 0, copied: 0, handedOver: 0, bundles: 0 };
+  readonly stats = { replaced: 0, reused: 0, copied: 0, handedOver: 0, bundles: 0, grown: 0 };
 
-  constructor(driver: Driver, br: BufRing, count: number, size: number, incremental: boolean, copyMax: number) {
+  constructor(driver: Driver, br: BufRing, entries: number, count: number, size: number, incremental: boolean, copyMax: number) {
     this.#driver = driver;
     this.#br = br;
     this.bgid = br.bgid;
-    this.count = count;
+    this.entries = entries;
+    this.count = 0;
     this.size = size;
     this.incremental = incremental;
-    this.#mask = count - 1;
+    this.#mask = entries - 1;
     this.#copyMax = copyMax;
-    this.#off = new Uint32Array(count);
-    this.#handed = new Uint8Array(count);
-    this.#bidAtPos = new Uint16Array(count);
-    this.#posOfBid = new Uint32Array(count);
-    for (let bid = 0; bid < count; bid++) {
-      this.#bufs.push(Buffer.allocUnsafeSlow(size));
+    this.#off = new Uint32Array(entries);
+    this.#handed = new Uint8Array(entries);
+    this.#bidAtPos = new Uint16Array(entries);
+    this.#posOfBid = new Uint32Array(entries);
+    this.#add(Math.min(count, entries));
+  }
+
+  /** Gives `n` more buffers (new ids) to the kernel. */
+  #add(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const bid = this.count++;
+      this.#bufs.push(Buffer.allocUnsafeSlow(this.size));
       this.#put(bid);
     }
+  }
+
+  /**
+   * A receive found the ring empty (-ENOBUFS): double the buffers, at most
+   * once per loop turn (one turn's ENOBUFS are one shortage) and up to the
+   * ring's room. Returns whether it grew.
+   */
+  onEmpty(): boolean {
+    if (this.#freed || this.#grownThisTurn || this.count >= this.entries) return false;
+    this.#grownThisTurn = true;
+    setImmediate(() => {
+      this.#grownThisTurn = false;
+    });
+    this.#add(Math.min(this.count, this.entries - this.count));
+    this.stats.grown++;
+    return true;
   }
 
   /** Gives buffer `bid` to the kernel at the ring's tail. */
@@ -303,7 +340,7 @@ export class Runtime {
   }
 
   #makePool(): RecvPool | null {
-    const { recvBuffers, recvBufferSize, copyThreshold } = tuning;
+    const { recvBuffers, recvBuffersMax, recvBufferSize, copyThreshold } = tuning;
     const f = this.features;
     let lastError: unknown;
     // A buffer group id of our own; another user of the ring may hold one (EEXIST): take the next.
@@ -311,7 +348,7 @@ export class Runtime {
       for (const inc of f.incremental ? [true, false] : [false]) {
         let br: BufRing;
         try {
-          br = this.driver.setupBufRing(recvBuffers, bgid, inc ? IOU_PBUF_RING_INC : 0);
+          br = this.driver.setupBufRing(recvBuffersMax, bgid, inc ? IOU_PBUF_RING_INC : 0);
         } catch (e) {
           lastError = e;
           const code = (e as { code?: string }).code;
@@ -323,7 +360,7 @@ export class Runtime {
           f.disable('buf-ring', `IORING_REGISTER_PBUF_RING failed: ${(e as Error).message.split('\n')[0]}`);
           return null;
         }
-        return new RecvPool(this.driver, br, recvBuffers, recvBufferSize, inc, copyThreshold);
+        return new RecvPool(this.driver, br, recvBuffersMax, recvBuffers, recvBufferSize, inc, copyThreshold);
       }
     }
     f.disable('buf-ring', `no free buffer group id: ${String((lastError as Error)?.message ?? lastError)}`);
@@ -334,11 +371,25 @@ export class Runtime {
 const runtimes = new WeakMap<Driver, Runtime>();
 
 /**
+ * SQ entries uring/net asks for when it creates the thread's driver (the CQ
+ * gets 4x): with 1,000 connections a 1,024-entry CQ overflowed between two
+ * reaps and every overflow ended a multishot receive (a re-arm per two
+ * messages at 1,000 x 16 KiB, measured); 4,096 CQEs hold such a turn. A
+ * driver the thread already has (uring/fs's, or io(options)) is used as it is.
+ */
+const NET_RING_ENTRIES = 1024;
+
+/**
  * This thread's net runtime (creating the thread's driver and receive pool
  * on first use). Throws the driver's error when no ring can be made.
  */
 export function runtime(): Runtime {
-  const driver = io().driver;
+  let driver: Driver;
+  try {
+    driver = io({ entries: NET_RING_ENTRIES }).driver;
+  } catch {
+    driver = io().driver; // a ring of the default size may still fit (RLIMIT_MEMLOCK, memcg); if not, this throws the reason
+  }
   let rt = runtimes.get(driver);
   if (!rt) {
     rt = new Runtime(driver);

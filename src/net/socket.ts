@@ -452,6 +452,7 @@ export class Socket extends Duplex {
     if (res === ENOBUFS) {
       // Every buffer of the ring was filled before this receive got one; the bytes are still in the socket.
       rt.stats.enobufs++;
+      rt.pool?.onEmpty();
       if (this.#readWanted) this.#armRecv();
       return;
     }
