@@ -21,6 +21,7 @@ import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 import type { Abortable } from 'node:events';
 import type { Stream } from 'node:stream';
 import { statx as SX } from '../abi/structs.js';
+import { BlockPool } from '../ring/blocks.js';
 import type { IO } from '../driver/io.js';
 import { backend, readyIo, resolveBackend } from './backend.js';
 import { isUringFileHandle, makeFileHandle, readAll, writeAll, writeFileArgs } from './filehandle.js';
@@ -33,16 +34,14 @@ import {
 export { backend, type BackendInfo } from './backend.js';
 export type { UringFileHandle as FileHandle } from './filehandle.js';
 
-/** This thread's IO, or null on the node:fs backend (resolving the backend at the first call). */
-function ioOrNull(): IO | null | Promise<IO | null> {
-  const io = readyIo();
-  if (io !== undefined) return io;
-  return resolveBackend().then(() => readyIo() ?? null);
+/** This thread's IO, or null on the node:fs backend; the first call resolves the backend. */
+async function ring(): Promise<IO | null> {
+  await resolveBackend();
+  return readyIo() ?? null;
 }
 
-async function ring(): Promise<IO | null> {
-  return ioOrNull();
-}
+/** statx results, reused (a block goes back once its op completed and was read). */
+const statxBlocks = new BlockPool(SX.size);
 
 /** The IO for a FileHandle's later calls: this thread's current ring. */
 const currentRing = (): IO => readyIo()!;
@@ -71,7 +70,8 @@ export async function open(path: PathLike, flags?: OpenMode, mode?: Mode): Promi
   const p = getValidatedPath(path);
   const flagsNumber = stringToFlags(flags);
   const m = parseFileMode(mode, 'mode', 0o666);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return nodeFsp.open(path, flags, mode);
   const fd = await io.open(p as string, flagsNumber, m);
   return makeFileHandle(fd, currentRing);
@@ -87,7 +87,8 @@ export async function readFile(path: PathLike | NodeFileHandle, options?: ReadFi
   if (isUringFileHandle(path)) return path.readFile(options as Parameters<NodeFileHandle['readFile']>[0]);
   const opts = getOptions(options, { flag: 'r' });
   const flag = opts.flag || 'r';
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io || !isPathLike(path)) return nodeFsp.readFile(path as PathLike, options as Parameters<typeof nodeFsp.readFile>[1]);
   checkAborted(opts.signal);
   const flags = stringToFlags(flag);
@@ -121,7 +122,8 @@ export async function appendFile(path: PathLike | NodeFileHandle, data: string |
 
 async function writeWith(path: PathLike | NodeFileHandle, data: unknown, options: unknown, defaults: Record<string, unknown>): Promise<void> {
   const args = writeFileArgs(data, options, defaults);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (isUringFileHandle(path)) return writeAll(currentRing(), path.fd, args.data, args.options.signal, args.options.encoding);
   if (!io || !isPathLike(path)) return nodeFsp.writeFile(path as PathLike, data as string, options as Parameters<typeof nodeFsp.writeFile>[2]);
   const p = getValidatedPath(path);
@@ -141,7 +143,7 @@ function statOptions(options: unknown): { bigint: boolean } {
 export function stat(path: PathLike, opts?: StatOptions & { bigint?: false }): Promise<Stats>;
 export function stat(path: PathLike, opts: StatOptions & { bigint: true }): Promise<BigIntStats>;
 export function stat(path: PathLike, opts?: StatOptions): Promise<Stats | BigIntStats>;
-export async function stat(path: PathLike, options?: StatOptions): Promise<Stats | BigIntStats> {
+export function stat(path: PathLike, options?: StatOptions): Promise<Stats | BigIntStats> {
   return statPath(path, true, statOptions(options));
 }
 
@@ -149,17 +151,22 @@ export async function stat(path: PathLike, options?: StatOptions): Promise<Stats
 export function lstat(path: PathLike, opts?: StatOptions & { bigint?: false }): Promise<Stats>;
 export function lstat(path: PathLike, opts: StatOptions & { bigint: true }): Promise<BigIntStats>;
 export function lstat(path: PathLike, opts?: StatOptions): Promise<Stats | BigIntStats>;
-export async function lstat(path: PathLike, options?: StatOptions): Promise<Stats | BigIntStats> {
+export function lstat(path: PathLike, options?: StatOptions): Promise<Stats | BigIntStats> {
   return statPath(path, false, statOptions(options));
 }
 
 async function statPath(path: PathLike, follow: boolean, options: { bigint: boolean }): Promise<Stats | BigIntStats> {
   const p = getValidatedPath(path);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return (follow ? nodeFsp.stat : nodeFsp.lstat)(path, options);
-  const stx = new Uint8Array(SX.size);
-  await io.statx(p as string, stx, { followSymlinks: follow, mask: STATX_MASK });
-  return options.bigint ? toBigIntStats(stx) : toStats(stx);
+  const stx = statxBlocks.take();
+  try {
+    await io.statx(p as string, stx, { followSymlinks: follow, mask: STATX_MASK });
+    return options.bigint ? toBigIntStats(stx) : toStats(stx);
+  } finally {
+    statxBlocks.give(stx);
+  }
 }
 
 /** fsPromises.mkdir (mkdirat; `recursive` through node:fs, which returns the first directory it made). */
@@ -169,7 +176,8 @@ export async function mkdir(path: PathLike, options?: Mode | MakeDirectoryOption
   const p = getValidatedPath(path);
   validateBoolean(recursive, 'options.recursive');
   const m = parseFileMode(mode, 'mode', 0o777);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io || recursive) return nodeFsp.mkdir(path, options as MakeDirectoryOptions);
   await io.mkdir(p as string, m);
   return undefined;
@@ -178,7 +186,8 @@ export async function mkdir(path: PathLike, options?: Mode | MakeDirectoryOption
 /** fsPromises.unlink (unlinkat). */
 export async function unlink(path: PathLike): Promise<void> {
   const p = getValidatedPath(path);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return nodeFsp.unlink(path);
   await io.unlink(p as string, false);
 }
@@ -186,7 +195,8 @@ export async function unlink(path: PathLike): Promise<void> {
 /** fsPromises.rmdir (unlinkat with AT_REMOVEDIR; the deprecated `recursive` through node:fs). */
 export async function rmdir(path: PathLike, options?: RmDirOptions): Promise<void> {
   const p = getValidatedPath(path);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io || options !== undefined) return nodeFsp.rmdir(path, options);
   await io.unlink(p as string, true);
 }
@@ -195,7 +205,8 @@ export async function rmdir(path: PathLike, options?: RmDirOptions): Promise<voi
 export async function rename(oldPath: PathLike, newPath: PathLike): Promise<void> {
   const a = getValidatedPath(oldPath, 'oldPath');
   const b = getValidatedPath(newPath, 'newPath');
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return nodeFsp.rename(oldPath, newPath);
   await io.rename(a as string, b as string);
 }
@@ -204,7 +215,8 @@ export async function rename(oldPath: PathLike, newPath: PathLike): Promise<void
 export async function link(existingPath: PathLike, newPath: PathLike): Promise<void> {
   const a = getValidatedPath(existingPath, 'existingPath');
   const b = getValidatedPath(newPath, 'newPath');
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return nodeFsp.link(existingPath, newPath);
   await io.hardlink(a as string, b as string);
 }
@@ -214,14 +226,16 @@ export async function symlink(target: PathLike, path: PathLike, type?: string | 
   validateSymlinkType(type);
   const t = getValidatedPath(target, 'target');
   const p = getValidatedPath(path);
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return nodeFsp.symlink(target, path, type);
   await io.symlink(t as string, p as string);
 }
 
 /** fsPromises.truncate (open 'r+' + ftruncate + close). */
 export async function truncate(path: PathLike, len = 0): Promise<void> {
-  const io = await ring();
+  let io = readyIo();
+  if (io === undefined) io = await ring();
   if (!io) return nodeFsp.truncate(path, len);
   const fh = await open(path, 'r+');
   return closeAfter(fh.truncate(len), () => fh.close());
