@@ -287,27 +287,22 @@ export class IO {
 
   /** read(2)/pread(2) into `buffer` (IORING_OP_READ); position -1 or null reads at the file position. Resolves to bytes read. */
   read(fd: number, buffer: ArrayBufferView, position: number | bigint | null = -1, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
-    try {
-      this.driver.assertUsable();
-      validateFd(fd);
-      const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
-      const pos = validatePosition(position);
-      checkOptions(opts);
-      return this.#submit('read', undefined, buf, undefined, opts, undefined, prepRead, fd, buf, len, pos, off);
-    } catch (e) {
-      return this.#refuse(e);
-    }
+    return this.#rw(prepRead, 'read', fd, buffer, position, opts);
   }
 
   /** write(2)/pwrite(2) from `buffer` (IORING_OP_WRITE). Resolves to bytes written. */
   write(fd: number, buffer: ArrayBufferView, position: number | bigint | null = -1, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
+    return this.#rw(prepWrite, 'write', fd, buffer, position, opts);
+  }
+
+  #rw(prep: PrepFn, syscall: string, fd: number, buffer: ArrayBufferView, position: unknown, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
     try {
       this.driver.assertUsable();
       validateFd(fd);
       const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
       const pos = validatePosition(position);
       checkOptions(opts);
-      return this.#submit('write', undefined, buf, undefined, opts, undefined, prepWrite, fd, buf, len, pos, off);
+      return this.#submit(syscall, undefined, buf, undefined, opts, undefined, prep, fd, buf, len, pos, off);
     } catch (e) {
       return this.#refuse(e);
     }
