@@ -9,7 +9,7 @@
  * When no ring can be created, every call runs on node:fs (see backend()).
  */
 import fs, { type Stats } from 'node:fs';
-import fsp from 'node:fs/promises';
+import nodeFsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { statx as SX } from '../abi/structs.js';
 import { LINUX } from '../abi/constants.js';
@@ -77,6 +77,10 @@ function toStats(buf: Uint8Array): Stats {
     statxTimeMs(v, f.stx_atime), statxTimeMs(v, f.stx_mtime), statxTimeMs(v, f.stx_ctime), statxTimeMs(v, f.stx_btime),
   );
 }
+
+// node:fs/promises' own functions, copied now: uring/register replaces them in node's exports object
+// (which `nodeFsp` is), and a delegation to node:fs must never reach our replacement (and recurse).
+const fsp: typeof nodeFsp = { ...nodeFsp };
 
 const ring = currentIo;
 
@@ -244,7 +248,7 @@ async function writeAll(io: IO, fd: number, bytes: Uint8Array, signal?: AbortSig
 }
 
 /** fsPromises.open(path, flags = 'r', mode = 0o666) → FileHandle. */
-export async function open(path: PathLike, flags?: string | number, mode?: Mode): Promise<FileHandle | fsp.FileHandle> {
+export async function open(path: PathLike, flags?: string | number, mode?: Mode): Promise<FileHandle | nodeFsp.FileHandle> {
   const io = await ring();
   if (!io) return fsp.open(path, flags, mode);
   const fd = await io.open(path, toFlags(flags, 'r'), toMode(mode, 0o666));
