@@ -26,7 +26,7 @@ import { IORING_OP_FTRUNCATE } from '../abi/constants.js';
 import { statx as SX } from '../abi/structs.js';
 import { S_IFMT, S_IFREG, statxSize } from '../abi/statx.js';
 import type { IO } from '../driver/io.js';
-import { invalidArgType, invalidArgValue } from '../ring/errors.js';
+import { invalidArgType, invalidArgValue, withCode } from '../ring/errors.js';
 import { nodeFsp } from './node.js';
 import { STATX_MASK, toBigIntStats, toStats } from './stats.js';
 import {
@@ -119,12 +119,19 @@ const fchown = promisify(fs.fchown);
 const futimes = promisify(fs.futimes);
 const ftruncateNode = promisify(fs.ftruncate);
 
+/** Node's ERR_INTERNAL_ASSERTION (a method called on something that is not a FileHandle). */
+function internalAssertion(message: string): Error {
+  return withCode(new Error(`${message}\nThis is caused by either a bug in Node.js or incorrect usage of Node.js internals.\n` +
+    'Please open an issue with this stack trace at https://github.com/nodejs/node/issues\n'), 'ERR_INTERNAL_ASSERTION');
+}
+
 function fileClosed(syscall: string): Error {
   return Object.assign(new Error('file closed'), { code: 'EBADF', syscall });
 }
 
 /** Wraps a call the way node's fsCall does: EBADF when closed; the handle referenced while the call runs. */
 async function fsCall<T>(fh: UringFileHandle, syscall: string, fn: (fd: number) => Promise<T>): Promise<T> {
+  if (!isUringFileHandle(fh)) throw internalAssertion('handle must be an instance of FileHandle');
   const fd = fh.fd;
   if (fd === -1) throw fileClosed(syscall);
   const { kRef, kUnref } = internals!;
@@ -153,7 +160,11 @@ export function isUringFileHandle(value: unknown): value is UringFileHandle {
 
 /** A FileHandle of uring/fs for an open fd. */
 export async function makeFileHandle(fd: number, io: IoSource): Promise<UringFileHandle> {
-  if (!FileHandleClass) FileHandleClass = defineFileHandle(await nodeInternals());
+  // One class for all: concurrent first opens share the one definition.
+  if (!FileHandleClass) {
+    const found = await nodeInternals();
+    FileHandleClass ??= defineFileHandle(found);
+  }
   return new FileHandleClass(fd, io);
 }
 
@@ -388,25 +399,44 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
       const { kRef, kUnref } = internals!;
       const refs = this as unknown as Record<symbol, () => void>;
       const read = (view: ArrayBufferView): Promise<{ bytesRead: number }> => this.read(view, 0, view.byteLength);
+      let done = false;
+      let controller: ReadableByteStreamController | undefined;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        refs[kUnref]();
+      };
       const readable = new ReadableStream({
         type: 'bytes',
         autoAllocateChunkSize: 16384,
-        async pull(controller) {
-          const view = controller.byobRequest!.view!;
+        start(c) {
+          controller = c;
+        },
+        async pull(c) {
+          const view = c.byobRequest!.view!;
           const { bytesRead } = await read(view);
+          if (done) return;
           if (bytesRead === 0) {
-            refs[kUnref]();
-            controller.close();
+            finish();
+            c.close();
           }
-          controller.byobRequest!.respond(bytesRead);
+          c.byobRequest!.respond(bytesRead);
         },
         cancel() {
-          refs[kUnref]();
+          finish();
         },
       });
       refs[kRef]();
+      // Closing the handle ends the stream, even with a reader holding it (node cancels it internally).
       (this as unknown as NodeJS.EventEmitter).once('close', () => {
-        readable.cancel().catch(() => {});
+        if (done) return;
+        finish();
+        try {
+          controller!.close();
+          controller!.byobRequest?.respond(0);
+        } catch {
+          // already closed or errored
+        }
       });
       return readable;
     }

@@ -33,6 +33,8 @@ import {
 
 export { backend, type BackendInfo } from './backend.js';
 export type { UringFileHandle as FileHandle } from './filehandle.js';
+/** True for a FileHandle of uring/fs (one whose I/O runs on the ring); node's own FileHandles give false. */
+export { isUringFileHandle } from './filehandle.js';
 
 /** This thread's IO, or null on the node:fs backend; the first call resolves the backend. */
 async function ring(): Promise<IO | null> {
