@@ -3,7 +3,8 @@
  * memcheck (counts scaled down: valgrind runs node 20-50x slower), each in its
  * own process; a case fails when it fails, crashes, hangs, or valgrind reports
  * an error (--error-exitcode). The native part is what is checked: V8's JIT
- * code is opaque to memcheck but reports nothing here. `--only NAME[,NAME]`.
+ * code is opaque to memcheck; V8's conservative stack scan is suppressed
+ * (test/tools/valgrind.supp). `--only NAME[,NAME]`.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -18,7 +19,7 @@ const child = path.join(ROOT, 'dist', 'test', 'torture', 'child.js');
 function one(name: string): Promise<{ name: string; ok: boolean; detail: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const p = spawn('valgrind', ['--error-exitcode=9', '-q', process.execPath, '--expose-gc', child, name, '0'], {
+    const p = spawn('valgrind', ['--error-exitcode=9', '-q', `--suppressions=${path.join(ROOT, 'test', 'tools', 'valgrind.supp')}`, process.execPath, '--expose-gc', child, name, '0'], {
       cwd: ROOT, env: { ...process.env, URING_TORTURE_SCALE: '0.1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
