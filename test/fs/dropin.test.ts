@@ -291,3 +291,18 @@ test('a FileHandle dropped without close() is closed when collected, with node\'
   assert.ok(r.json.warned >= 100, `${r.json.warned} warnings`);
   assert.ok(r.json.dep >= 1, 'and the DEP0137 deprecation');
 });
+
+test('an AbortSignal whose addEventListener throws: the op is refused before it is queued, and never runs', async () => {
+  const { io } = await import('../../src/driver/index.js');
+  const target = fresh();
+  fs.writeFileSync(target, 'unchanged');
+  const fd = fs.openSync(target, 'r+');
+  const ac = new AbortController();
+  const boom = new Error('listener refused');
+  ac.signal.addEventListener = () => { throw boom; };
+  await assert.rejects(io().write(fd, Buffer.from('CHANGED!!'), 0, { signal: ac.signal }), (e) => e === boom);
+  assert.equal(io().driver.pending, 0, 'nothing was queued');
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(fs.readFileSync(target, 'utf8'), 'unchanged');
+  fs.closeSync(fd);
+});
