@@ -19,7 +19,7 @@ const child = path.join(ROOT, 'dist', 'test', 'torture', 'child.js');
 function one(name: string): Promise<{ name: string; ok: boolean; detail: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const p = spawn('valgrind', ['--error-exitcode=9', '-q', `--suppressions=${path.join(ROOT, 'test', 'tools', 'valgrind.supp')}`, process.execPath, '--expose-gc', child, name, '0'], {
+    const p = spawn('valgrind', ['--error-exitcode=9', '-q', '--vgdb=no', `--suppressions=${path.join(ROOT, 'test', 'tools', 'valgrind.supp')}`, process.execPath, '--expose-gc', child, name, '0'], {
       cwd: ROOT, env: { ...process.env, URING_TORTURE_SCALE: '0.1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
