@@ -83,11 +83,17 @@ function opError(res: number, p: Pending): Error {
 
 /** Settles the promise of an op from its CQE (the one completion function of the promise API). */
 function settle(res: number, p: Pending, flags: number): void {
-  if (p.settled) return; // a zero-copy send's notification follows its result
-  p.settled = true;
-  if (res >= 0) p.resolve(res);
-  else p.reject(opError(res, p));
-  if (p.onAbort && !(flags & IORING_CQE_F_MORE)) p.signal!.removeEventListener('abort', p.onAbort);
+  // The first CQE settles; an op with more to come (a zero-copy send's notification) keeps its listener until the last.
+  if (!p.settled) {
+    p.settled = true;
+    if (res >= 0) p.resolve(res);
+    else p.reject(opError(res, p));
+  }
+  if (p.onAbort && !(flags & IORING_CQE_F_MORE)) {
+    const onAbort = p.onAbort;
+    p.onAbort = undefined;
+    p.signal!.removeEventListener('abort', onAbort);
+  }
 }
 
 const settleCompletion = settle as Completion<Pending>;
