@@ -247,19 +247,23 @@ export const cases: Record<string, Case> = {
     let collectedEarly = 0;
     let collected = 0;
     let inFlight = true;
-    const fr = new FinalizationRegistry(() => {
+    let current = -1;
+    // Held values name the round: a late callback for an earlier round's buffers is not this round's.
+    const fr = new FinalizationRegistry((round: number) => {
+      if (round !== current) return;
       if (inFlight) collectedEarly++;
       else collected++;
     });
-    const rounds = await repeat(ctx, async () => {
+    const rounds = await repeat(ctx, async (round) => {
       const pipe = fifo();
+      current = round;
       inFlight = true;
       collectedEarly = 0;
       collected = 0;
       let result: Promise<number>;
       (() => {
         const buffers = Array.from({ length: 8 }, () => Buffer.alloc(4096, 0));
-        for (const b of buffers) fr.register(b, 0);
+        for (const b of buffers) fr.register(b, round);
         result = io.readv(pipe.r, buffers, -1);
         buffers.length = 0; // the caller empties its array
       })();
@@ -706,15 +710,17 @@ export const cases: Record<string, Case> = {
     const io = new IO(new Driver());
     let early = 0;
     let inFlight = true;
-    const fr = new FinalizationRegistry(() => { if (inFlight) early++; });
-    const rounds = await repeat(ctx, async () => {
+    let current = -1;
+    const fr = new FinalizationRegistry((round: number) => { if (round === current && inFlight) early++; });
+    const rounds = await repeat(ctx, async (round) => {
       const pipe = fifo();
+      current = round;
       inFlight = true;
       const results: Promise<number>[] = [];
       (() => {
         for (let i = 0; i < 200; i++) {
           const b = Buffer.alloc(512);
-          fr.register(b, 0);
+          fr.register(b, round);
           results.push(io.read(pipe.r, b, -1));
         }
       })();
