@@ -38,7 +38,7 @@ const big = quick ? 64 << 20 : 1 << 30;
 const nFiles = quick ? 2000 : 10_000;
 const scale = (n: number): number => (quick ? Math.max(1000, Math.floor(n / 10)) : n);
 const WORKLOADS: Workload[] = [
-  { id: 'randread-qd1', title: '4 KiB random reads, QD 1', kind: 'rw', name: 'randread', ops: scale(50_000), qd: 1, block: 4096 },
+  { id: 'randread-qd1', title: '4 KiB random reads, QD 1', kind: 'rw', name: 'randread', ops: scale(200_000), qd: 1, block: 4096 },
   { id: 'randread-qd32', title: '4 KiB random reads, QD 32', kind: 'rw', name: 'randread', ops: scale(400_000), qd: 32, block: 4096 },
   { id: 'randread-qd128', title: '4 KiB random reads, QD 128', kind: 'rw', name: 'randread', ops: scale(400_000), qd: 128, block: 4096 },
   { id: 'seqread', title: '128 KiB sequential reads, QD 8', kind: 'rw', name: 'seqread', ops: scale(40_000), qd: 8, block: 128 << 10 },
@@ -52,6 +52,7 @@ const WORKLOADS: Workload[] = [
 const UV = { UV_USE_IO_URING: '1' };
 const RW_CONTENDERS: Contender[] = [
   { id: 'raw', label: 'uring raw ring', ours: true },
+  { id: 'callback', label: 'uring io (callback)', ours: true },
   { id: 'promise', label: 'uring io (promise)', ours: true },
   { id: 'facade', label: 'uring/fs FileHandle', ours: true },
   { id: 'fs.read', label: 'fs callback API', ours: false },
@@ -213,6 +214,11 @@ function ratio(results: Array<{ workload: Workload; rows: Row[] }>, id: string, 
 function computeTargets(results: Array<{ workload: Workload; rows: Row[] }>): Array<{ name: string; value: number; target: number; met: boolean }> {
   const t = [
     { name: 'QD32 random reads: raw ring vs C on liburing', value: ratio(results, 'randread-qd32', 'uring raw ring', 'C on liburing'), target: 0.95 },
+    { name: 'QD1 random reads: raw ring vs C on liburing', value: ratio(results, 'randread-qd1', 'uring raw ring', 'C on liburing'), target: 0.8 },
+    { name: 'QD32 random reads: io.read (promise) vs C on liburing', value: ratio(results, 'randread-qd32', 'uring io (promise)', 'C on liburing'), target: 0.7 },
+    { name: 'QD32 random reads: io.readInto (callback) vs raw ring', value: ratio(results, 'randread-qd32', 'uring io (callback)', 'uring raw ring'), target: 0.9 },
+    { name: 'readFile of many files: uring/fs vs readFileSync', value: ratio(results, 'readfile', 'uring/fs', 'fs *Sync'), target: 1.2 },
+    { name: 'stat of many files: uring/fs vs statSync', value: ratio(results, 'stat', 'uring/fs', 'fs *Sync'), target: 1.0 },
     { name: 'QD32 random reads: io.read vs FileHandle.read + UV_USE_IO_URING=1', value: ratio(results, 'randread-qd32', 'uring io (promise)', 'fs/promises FileHandle + UV_USE_IO_URING=1'), target: 2 },
     { name: 'QD32 random reads: io.read vs FileHandle.read', value: ratio(results, 'randread-qd32', 'uring io (promise)', 'fs/promises FileHandle'), target: 5 },
     { name: 'readFile of many files: uring/fs vs fs/promises', value: ratio(results, 'readfile', 'uring/fs', 'fs/promises'), target: 3 },

@@ -18,3 +18,4 @@ export function statxType(stx: Uint8Array): number {
 
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
+export const S_IFMT = 0o170000;

@@ -161,7 +161,9 @@ export class Driver {
   // The open transaction.
   #txDepth = 0;
   #txSqes = 0;
-  #txSlots: number[] = [];
+  /** Slots tracked by the open transaction: #txSlots[0..#txOps). */
+  #txSlots = new Int32Array(64);
+  #txOps = 0;
   #txInBacklog = false;
   #txBacklogStart = 0;
   /** User ops committed to the SQ since the last publish (added to #outstanding when published). */
@@ -434,11 +436,11 @@ export class Driver {
   txBegin(): number {
     if (this.#txDepth++ === 0) {
       this.#txSqes = 0;
-      this.#txSlots.length = 0;
+      this.#txOps = 0;
       this.#txInBacklog = this.#groupHead < this.#groupSizes.length; // keep FIFO order behind the backlog
       this.#txBacklogStart = this.#backlogUsed;
     }
-    return this.#txSqes * SLOT_SPACE + this.#txSlots.length;
+    return this.#txSqes * SLOT_SPACE + this.#txOps;
   }
 
   /** SQEs taken so far in the open transaction. */
@@ -448,7 +450,7 @@ export class Driver {
 
   /** Ops tracked so far in the open transaction. */
   get txOpCount(): number {
-    return this.#txSlots.length;
+    return this.#txOps;
   }
 
   /** The i-th SQE of the open transaction. */
@@ -507,7 +509,12 @@ export class Driver {
     this.#userData[slot] = userData;
     this.#pendingCqes[slot] = 1;
     this.#state[slot] = 0;
-    this.#txSlots.push(slot);
+    if (this.#txOps === this.#txSlots.length) {
+      const grown = new Int32Array(this.#txSlots.length * 2);
+      grown.set(this.#txSlots);
+      this.#txSlots = grown;
+    }
+    this.#txSlots[this.#txOps++] = slot;
     sqe.userData = userData;
     this.#inflight++;
     if (this.#inflight > this.#unrefCount) this.#setWatching(true);
@@ -540,7 +547,7 @@ export class Driver {
   /** Commits the open transaction (the outermost commit queues it for the next flush). */
   txCommit(): void {
     if (--this.#txDepth > 0) return;
-    const ops = this.#txSlots.length;
+    const ops = this.#txOps;
     if (this.#txSqes > 0) {
       if (this.#txInBacklog) {
         this.#groupSizes.push(this.#txSqes);
@@ -551,7 +558,7 @@ export class Driver {
       }
       this.#scheduleFlush();
     }
-    this.#txSlots.length = 0;
+    this.#txOps = 0;
     this.#txSqes = 0;
   }
 
@@ -564,7 +571,10 @@ export class Driver {
   txRollback(mark: number, res?: number): void {
     const keepSqes = Math.floor(mark / SLOT_SPACE);
     const keepOps = mark % SLOT_SPACE;
-    for (const slot of this.#txSlots.splice(keepOps)) {
+    const end = this.#txOps;
+    this.#txOps = keepOps;
+    for (let i = keepOps; i < end; i++) {
+      const slot = this.#txSlots[i];
       const callback = this.#callbacks[slot];
       const token = this.#tokens[slot];
       this.#releaseSlot(slot);
@@ -575,8 +585,8 @@ export class Driver {
     this.#txSqes = keepSqes;
     if (--this.#txDepth <= 0) {
       this.#txDepth = 0;
-      this.#txSlots.length = 0;
       this.#txSqes = 0;
+      this.#txOps = 0;
     }
   }
 

@@ -83,11 +83,17 @@ function opError(res: number, p: Pending): Error {
 
 /** Settles the promise of an op from its CQE (the one completion function of the promise API). */
 function settle(res: number, p: Pending, flags: number): void {
-  if (p.settled) return; // a zero-copy send's notification follows its result
-  p.settled = true;
-  if (res >= 0) p.resolve(res);
-  else p.reject(opError(res, p));
-  if (p.onAbort && !(flags & IORING_CQE_F_MORE)) p.signal!.removeEventListener('abort', p.onAbort);
+  // The first CQE settles; an op with more to come (a zero-copy send's notification) keeps its listener until the last.
+  if (!p.settled) {
+    p.settled = true;
+    if (res >= 0) p.resolve(res);
+    else p.reject(opError(res, p));
+  }
+  if (p.onAbort && !(flags & IORING_CQE_F_MORE)) {
+    const onAbort = p.onAbort;
+    p.onAbort = undefined;
+    p.signal!.removeEventListener('abort', onAbort);
+  }
 }
 
 const settleCompletion = settle as Completion<Pending>;
@@ -287,27 +293,22 @@ export class IO {
 
   /** read(2)/pread(2) into `buffer` (IORING_OP_READ); position -1 or null reads at the file position. Resolves to bytes read. */
   read(fd: number, buffer: ArrayBufferView, position: number | bigint | null = -1, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
-    try {
-      this.driver.assertUsable();
-      validateFd(fd);
-      const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
-      const pos = validatePosition(position);
-      checkOptions(opts);
-      return this.#submit('read', undefined, buf, undefined, opts, undefined, prepRead, fd, buf, len, pos, off);
-    } catch (e) {
-      return this.#refuse(e);
-    }
+    return this.#rw(prepRead, 'read', fd, buffer, position, opts);
   }
 
   /** write(2)/pwrite(2) from `buffer` (IORING_OP_WRITE). Resolves to bytes written. */
   write(fd: number, buffer: ArrayBufferView, position: number | bigint | null = -1, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
+    return this.#rw(prepWrite, 'write', fd, buffer, position, opts);
+  }
+
+  #rw(prep: PrepFn, syscall: string, fd: number, buffer: ArrayBufferView, position: unknown, opts?: OpOptions & { offset?: number; length?: number }): Promise<number> {
     try {
       this.driver.assertUsable();
       validateFd(fd);
       const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
       const pos = validatePosition(position);
       checkOptions(opts);
-      return this.#submit('write', undefined, buf, undefined, opts, undefined, prepWrite, fd, buf, len, pos, off);
+      return this.#submit(syscall, undefined, buf, undefined, opts, undefined, prep, fd, buf, len, pos, off);
     } catch (e) {
       return this.#refuse(e);
     }

@@ -22,6 +22,12 @@ export async function currentIo(): Promise<IO | null> {
   return b.io ? b.io() : null;
 }
 
+/** This thread's IO when the backend is known (null on node:fs); undefined until the first resolveBackend() settles. */
+export function readyIo(): IO | null | undefined {
+  if (chosen === null) return undefined;
+  return chosen.io ? chosen.io() : null;
+}
+
 /** Resolves the backend (once). */
 export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | null }> {
   if (chosen) return Promise.resolve(chosen);

@@ -1,410 +1,272 @@
 /**
- * fs/ — the node:fs/promises API on io_uring: same names, arguments, return
- * values and errors (`code`, `errno`, `syscall`, `path`). Calls with an
- * io_uring op (open, read, write, readv, writev, stat/lstat/fstat via statx,
- * fsync, ftruncate, close, mkdir, unlink, rmdir, rename, link, symlink) run
- * on the ring; compositions of them (readFile, writeFile, appendFile,
- * truncate, rm of a file) too. Everything else — and options io_uring has no
- * op for (recursive mkdir/rm, bigint stats) — delegates to node:fs/promises.
- * When no ring can be created, every call runs on node:fs (see backend()).
+ * fs/ — node:fs/promises on io_uring: the same names, arguments, return
+ * values, errors (`code`, `errno`, `syscall`, `path`) and events.
+ *
+ * On the ring: open and the FileHandle's I/O (read, write, readv, writev,
+ * stat, sync, datasync, truncate, readFile, writeFile, appendFile, close),
+ * readFile, writeFile, appendFile, stat, lstat (statx, also { bigint }),
+ * mkdir, unlink, rmdir, rename, link, symlink, truncate. io_uring has no op
+ * for the rest — access, copyFile, cp, chmod, lchmod, chown, lchown, utimes,
+ * lutimes, readdir, readlink, realpath, mkdtemp, opendir, watch, statfs, rm,
+ * recursive mkdir/rmdir — which are node:fs/promises' own (as captured
+ * before register mode could replace them). When no ring can be created,
+ * everything runs on node:fs (see backend()).
+ *
+ * Arguments are checked by node's rules before anything reaches the kernel
+ * (validate.ts). Importing this module loads neither the ring layer nor the
+ * native addon: the backend is chosen at the first call.
  */
-import fs, { type Stats } from 'node:fs';
-import fsp from 'node:fs/promises';
-import { promisify } from 'node:util';
+import type { BigIntStats, Dirent, MakeDirectoryOptions, Mode, ObjectEncodingOptions, OpenMode, PathLike, RmDirOptions, Stats, StatOptions } from 'node:fs';
+import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
+import type { Abortable } from 'node:events';
+import type { Stream } from 'node:stream';
 import { statx as SX } from '../abi/structs.js';
-import { LINUX } from '../abi/constants.js';
-import { S_IFDIR, statxSize, statxType } from '../abi/statx.js';
+import { BlockPool } from '../ring/blocks.js';
 import type { IO } from '../driver/io.js';
-import { invalidArgType, invalidArgValue, UringError } from '../ring/errors.js';
-import { backend, currentIo } from './backend.js';
+import { backend, readyIo, resolveBackend } from './backend.js';
+import { isUringFileHandle, makeFileHandle, readAll, writeAll, writeFileArgs } from './filehandle.js';
+import { nodeFsp } from './node.js';
+import { STATX_MASK, toBigIntStats, toStats } from './stats.js';
+import {
+  checkAborted, getOptions, getValidatedPath, parseFileMode, stringToFlags, validateBoolean, validateSymlinkType,
+} from './validate.js';
 
 export { backend, type BackendInfo } from './backend.js';
+export type { UringFileHandle as FileHandle } from './filehandle.js';
+/** True for a FileHandle of uring/fs (one whose I/O runs on the ring); node's own FileHandles give false. */
+export { isUringFileHandle } from './filehandle.js';
 
-type PathLike = string | Buffer | URL;
-type Mode = number | string | undefined;
-
-const O = fs.constants;
-const FLAGS: Record<string, number> = {
-  r: O.O_RDONLY, rs: O.O_RDONLY | O.O_SYNC, sr: O.O_RDONLY | O.O_SYNC,
-  'r+': O.O_RDWR, 'rs+': O.O_RDWR | O.O_SYNC, 'sr+': O.O_RDWR | O.O_SYNC,
-  w: O.O_TRUNC | O.O_CREAT | O.O_WRONLY, wx: O.O_TRUNC | O.O_CREAT | O.O_WRONLY | O.O_EXCL, xw: O.O_TRUNC | O.O_CREAT | O.O_WRONLY | O.O_EXCL,
-  'w+': O.O_TRUNC | O.O_CREAT | O.O_RDWR, 'wx+': O.O_TRUNC | O.O_CREAT | O.O_RDWR | O.O_EXCL, 'xw+': O.O_TRUNC | O.O_CREAT | O.O_RDWR | O.O_EXCL,
-  a: O.O_APPEND | O.O_CREAT | O.O_WRONLY, ax: O.O_APPEND | O.O_CREAT | O.O_WRONLY | O.O_EXCL, xa: O.O_APPEND | O.O_CREAT | O.O_WRONLY | O.O_EXCL,
-  as: O.O_APPEND | O.O_CREAT | O.O_WRONLY | O.O_SYNC, sa: O.O_APPEND | O.O_CREAT | O.O_WRONLY | O.O_SYNC,
-  'a+': O.O_APPEND | O.O_CREAT | O.O_RDWR, 'ax+': O.O_APPEND | O.O_CREAT | O.O_RDWR | O.O_EXCL, 'xa+': O.O_APPEND | O.O_CREAT | O.O_RDWR | O.O_EXCL,
-  'as+': O.O_APPEND | O.O_CREAT | O.O_RDWR | O.O_SYNC, 'sa+': O.O_APPEND | O.O_CREAT | O.O_RDWR | O.O_SYNC,
-};
-
-/** Node's stringToFlags. */
-function toFlags(flags: unknown, fallback: string): number {
-  if (flags === undefined || flags === null) return FLAGS[fallback];
-  if (typeof flags === 'number') return flags;
-  if (typeof flags === 'string' && flags in FLAGS) return FLAGS[flags];
-  throw invalidArgValue('flags', flags, 'is invalid');
+/** This thread's IO, or null on the node:fs backend; the first call resolves the backend. */
+async function ring(): Promise<IO | null> {
+  await resolveBackend();
+  return readyIo() ?? null;
 }
 
-function toMode(mode: Mode, fallback: number): number {
-  if (mode === undefined || mode === null) return fallback;
-  if (typeof mode === 'string') {
-    if (!/^[0-7]+$/.test(mode)) throw invalidArgValue('mode', mode, 'must be a 32-bit unsigned integer or an octal string');
-    return parseInt(mode, 8);
-  }
-  if (typeof mode !== 'number') throw invalidArgType('mode', 'of type number', mode);
-  return mode;
-}
+/** statx results, reused (a block goes back once its op completed and was read). */
+const statxBlocks = new BlockPool(SX.size);
 
-/** glibc's makedev(major, minor), as libuv reports st_dev. */
-function makedev(major: number, minor: number): number {
-  return Number(((BigInt(major) & 0xfffff000n) << 32n) | ((BigInt(major) & 0xfffn) << 8n) | ((BigInt(minor) & 0xffffff00n) << 12n) | (BigInt(minor) & 0xffn));
-}
+/** The IO for a FileHandle's later calls: this thread's current ring. */
+const currentRing = (): IO => readyIo()!;
 
-function statxTimeMs(view: DataView, off: number): number {
-  return Number(view.getBigInt64(off, true)) * 1000 + view.getUint32(off + 8, true) / 1e6;
-}
-
-/** struct statx → fs.Stats, field for field as libuv fills uv_stat_t from statx. */
-function toStats(buf: Uint8Array): Stats {
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const f = SX.off;
-  const u32 = (o: number): number => v.getUint32(o, true);
-  const u64 = (o: number): number => Number(v.getBigUint64(o, true));
-  // fs.Stats' constructor is not public API, but it is what node:fs builds its results with.
-  const StatsCtor = fs.Stats as unknown as new (...args: number[]) => Stats;
-  return new StatsCtor(
-    makedev(u32(f.stx_dev_major), u32(f.stx_dev_minor)), v.getUint16(f.stx_mode, true), u32(f.stx_nlink),
-    u32(f.stx_uid), u32(f.stx_gid), makedev(u32(f.stx_rdev_major), u32(f.stx_rdev_minor)),
-    u32(f.stx_blksize), u64(f.stx_ino), u64(f.stx_size), u64(f.stx_blocks),
-    statxTimeMs(v, f.stx_atime), statxTimeMs(v, f.stx_mtime), statxTimeMs(v, f.stx_ctime), statxTimeMs(v, f.stx_btime),
-  );
-}
-
-const ring = currentIo;
-
-const kClosed = -1;
-
-/** A file opened through io_uring; the same methods and results as node:fs/promises' FileHandle. */
-export class FileHandle {
-  #fd: number;
-  readonly #io: IO;
-
-  /** @internal */
-  constructor(io: IO, fd: number) {
-    this.#io = io;
-    this.#fd = fd;
-  }
-
-  get fd(): number {
-    return this.#fd;
-  }
-
-  #live(syscall: string): number {
-    if (this.#fd === kClosed) {
-      // node:fs/promises reports a closed FileHandle this way: EBADF without errno.
-      throw Object.assign(new Error('file closed'), { code: 'EBADF', syscall });
+/** handleFdClose: the op's result, then close; a close error joins the op's error (node's aggregateTwoErrors). */
+async function closeAfter<T>(op: Promise<T>, close: () => Promise<unknown>): Promise<T> {
+  let result: T;
+  try {
+    result = await op;
+  } catch (opError) {
+    try {
+      await close();
+    } catch (closeError) {
+      const both = new AggregateError([opError, closeError], (opError as Error).message);
+      (both as NodeJS.ErrnoException).code = (opError as NodeJS.ErrnoException).code;
+      throw both;
     }
-    return this.#fd;
+    throw opError;
   }
-
-  /** filehandle.read(buffer, offset, length, position) or read({ buffer, offset, length, position }). */
-  async read<T extends NodeJS.ArrayBufferView = Buffer>(
-    bufferOrOptions?: T | { buffer?: T; offset?: number; length?: number; position?: number | bigint | null },
-    offset?: number | null, length?: number | null, position?: number | bigint | null,
-  ): Promise<{ bytesRead: number; buffer: T }> {
-    let buffer: T;
-    if (bufferOrOptions === undefined || bufferOrOptions === null || !ArrayBuffer.isView(bufferOrOptions)) {
-      const o = (bufferOrOptions ?? {}) as { buffer?: T; offset?: number; length?: number; position?: number | bigint | null };
-      buffer = o.buffer ?? (Buffer.alloc(16384) as unknown as T);
-      offset = o.offset ?? 0;
-      length = o.length ?? buffer.byteLength - (offset ?? 0);
-      position = o.position ?? null;
-    } else {
-      buffer = bufferOrOptions;
-    }
-    const fd = this.#live('read');
-    const len = length ?? buffer.byteLength - (offset ?? 0);
-    // node:fs answers a zero-length read without asking the kernel; so do we.
-    if (len === 0) return { bytesRead: 0, buffer };
-    const bytesRead = await this.#io.read(fd, buffer, position ?? -1, { offset: offset ?? 0, length: len });
-    return { bytesRead, buffer };
-  }
-
-  /** filehandle.write(buffer, offset?, length?, position?) or write(string, position?, encoding?). */
-  async write<T extends NodeJS.ArrayBufferView | string>(data: T, offsetOrPosition?: number | null, lengthOrEncoding?: number | BufferEncoding | null, position?: number | null): Promise<{ bytesWritten: number; buffer: T }> {
-    const fd = this.#live('write');
-    if (typeof data === 'string') {
-      const bytes = Buffer.from(data, (lengthOrEncoding as BufferEncoding) ?? 'utf8');
-      const bytesWritten = await this.#io.write(fd, bytes, offsetOrPosition ?? -1);
-      return { bytesWritten, buffer: data };
-    }
-    if (!ArrayBuffer.isView(data)) throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
-    // node:fs answers an empty buffer without asking the kernel; so do we.
-    if (data.byteLength === 0) return { bytesWritten: 0, buffer: data };
-    const offset = offsetOrPosition ?? 0;
-    const length = (lengthOrEncoding as number | null | undefined) ?? data.byteLength - offset;
-    const bytesWritten = await this.#io.write(fd, data, position ?? -1, { offset, length });
-    return { bytesWritten, buffer: data };
-  }
-
-  async readv<T extends NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null): Promise<{ bytesRead: number; buffers: T }> {
-    const bytesRead = await this.#io.readv(this.#live('read'), buffers, position ?? -1);
-    return { bytesRead, buffers };
-  }
-
-  async writev<T extends NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null): Promise<{ bytesWritten: number; buffers: T }> {
-    const bytesWritten = await this.#io.writev(this.#live('write'), buffers, position ?? -1);
-    return { bytesWritten, buffers };
-  }
-
-  async stat(options?: { bigint?: boolean }): Promise<Stats> {
-    const fd = this.#live('fstat');
-    if (options?.bigint) return promisify(fs.fstat)(fd, { bigint: true }) as unknown as Promise<Stats>;
-    const buf = new Uint8Array(SX.size);
-    await this.#io.statx(null, buf, { fd });
-    return toStats(buf);
-  }
-
-  async sync(): Promise<void> {
-    await this.#io.fsync(this.#live('fsync'), false);
-  }
-
-  async datasync(): Promise<void> {
-    await this.#io.fsync(this.#live('fdatasync'), true);
-  }
-
-  async truncate(len = 0): Promise<void> {
-    await this.#io.ftruncate(this.#live('ftruncate'), Math.max(0, len));
-  }
-
-  async close(): Promise<void> {
-    if (this.#fd === kClosed) return;
-    const fd = this.#fd;
-    this.#fd = kClosed;
-    await this.#io.close(fd);
-  }
-
-  async readFile(options?: BufferEncoding | { encoding?: BufferEncoding | null; signal?: AbortSignal }): Promise<Buffer | string> {
-    const encoding = typeof options === 'string' ? options : options?.encoding ?? null;
-    const signal = typeof options === 'object' ? options?.signal : undefined;
-    const data = await readAll(this.#io, this.#live('read'), signal);
-    return encoding ? data.toString(encoding) : data;
-  }
-
-  async writeFile(data: string | NodeJS.ArrayBufferView, options?: BufferEncoding | { encoding?: BufferEncoding | null; signal?: AbortSignal }): Promise<void> {
-    const encoding = (typeof options === 'string' ? options : options?.encoding) ?? 'utf8';
-    await writeAll(this.#io, this.#live('write'), toBytes(data, encoding), typeof options === 'object' ? options?.signal : undefined);
-  }
-
-  async appendFile(data: string | NodeJS.ArrayBufferView, options?: BufferEncoding | { encoding?: BufferEncoding | null }): Promise<void> {
-    return this.writeFile(data, options);
-  }
-}
-
-function toBytes(data: unknown, encoding: BufferEncoding): Uint8Array {
-  if (typeof data === 'string') return Buffer.from(data, encoding);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
-}
-
-async function readAll(io: IO, fd: number, signal?: AbortSignal): Promise<Buffer> {
-  const st = new Uint8Array(SX.size);
-  await io.statx(null, st, { fd }, { signal });
-  const size = statxSize(st);
-  if (statxType(st) === S_IFDIR) throw new UringError(-21, 'read');
-  if (size > 0) {
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = await io.read(fd, buf, -1, { offset: got, length: size - got, signal });
-      if (n === 0) break;
-      got += n;
-    }
-    // The file may have grown since statx: keep reading until EOF.
-    if (got === size) return Buffer.concat([buf, await readRest(io, fd, signal)]);
-    return buf.subarray(0, got);
-  }
-  return readRest(io, fd, signal);
-}
-
-async function readRest(io: IO, fd: number, signal?: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for (;;) {
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    const n = await io.read(fd, chunk, -1, { signal });
-    if (n === 0) break;
-    chunks.push(chunk.subarray(0, n));
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-}
-
-async function writeAll(io: IO, fd: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    done += await io.write(fd, bytes, -1, { offset: done, length: bytes.byteLength - done, signal });
-  }
+  await close();
+  return result;
 }
 
 /** fsPromises.open(path, flags = 'r', mode = 0o666) → FileHandle. */
-export async function open(path: PathLike, flags?: string | number, mode?: Mode): Promise<FileHandle | fsp.FileHandle> {
-  const io = await ring();
-  if (!io) return fsp.open(path, flags, mode);
-  const fd = await io.open(path, toFlags(flags, 'r'), toMode(mode, 0o666));
-  return new FileHandle(io, fd);
+export async function open(path: PathLike, flags?: OpenMode, mode?: Mode): Promise<NodeFileHandle> {
+  const p = getValidatedPath(path);
+  const flagsNumber = stringToFlags(flags);
+  const m = parseFileMode(mode, 'mode', 0o666);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return nodeFsp.open(path, flags, mode);
+  const fd = await io.open(p as string, flagsNumber, m);
+  return makeFileHandle(fd, currentRing);
 }
 
-type ReadFileOptions = BufferEncoding | { encoding?: BufferEncoding | null; flag?: string | number; signal?: AbortSignal } | null;
+type ReadFileOptions = (ObjectEncodingOptions & Abortable & { flag?: OpenMode }) | BufferEncoding | null;
 
 /** fsPromises.readFile(path | FileHandle, options). */
-export async function readFile(path: PathLike | FileHandle, options?: ReadFileOptions): Promise<Buffer | string> {
-  const io = await ring();
-  if (!io || !(path instanceof FileHandle || typeof path === 'string' || Buffer.isBuffer(path) || path instanceof URL)) {
-    return fsp.readFile(path as PathLike, options as Parameters<typeof fsp.readFile>[1]);
-  }
-  if (path instanceof FileHandle) return path.readFile(options ?? undefined);
-  const opts = typeof options === 'string' ? { encoding: options } : options ?? {};
-  if ((opts.flag === undefined || opts.flag === 'r') && opts.signal === undefined) {
-    // Small regular files: one round trip (statx + open → read → close, linked).
-    const data = await io.readSmallFile(path);
+export function readFile(path: PathLike | NodeFileHandle, options?: ({ encoding?: null; flag?: OpenMode } & Abortable) | null): Promise<Buffer>;
+export function readFile(path: PathLike | NodeFileHandle, options: ({ encoding: BufferEncoding; flag?: OpenMode } & Abortable) | BufferEncoding): Promise<string>;
+export function readFile(path: PathLike | NodeFileHandle, options?: ReadFileOptions): Promise<string | Buffer>;
+export async function readFile(path: PathLike | NodeFileHandle, options?: ReadFileOptions): Promise<string | Buffer> {
+  if (isUringFileHandle(path)) return path.readFile(options as Parameters<NodeFileHandle['readFile']>[0]);
+  const opts = getOptions(options, { flag: 'r' });
+  const flag = opts.flag || 'r';
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io || !isPathLike(path)) return nodeFsp.readFile(path as PathLike, options as Parameters<typeof nodeFsp.readFile>[1]);
+  checkAborted(opts.signal);
+  const flags = stringToFlags(flag);
+  if (flags === stringToFlags('r') && opts.signal === undefined) {
+    // Small regular files: one round trip (statx + open → read → close, linked, on a direct descriptor).
+    const data = await io.readSmallFile(path as string);
     if (data !== null) return opts.encoding ? data.toString(opts.encoding) : data;
   }
-  const fd = await io.open(path, toFlags(opts.flag, 'r'), 0o666, { signal: opts.signal });
-  try {
-    const data = await readAll(io, fd, opts.signal);
-    return opts.encoding ? data.toString(opts.encoding) : data;
-  } finally {
-    await io.close(fd);
-  }
+  const fd = await io.open(path as string, flags, 0o666);
+  return closeAfter(readAll(io, fd, opts), () => io.close(fd));
 }
 
-type WriteFileOptions = BufferEncoding | { encoding?: BufferEncoding | null; mode?: Mode; flag?: string | number; signal?: AbortSignal } | null;
+function isPathLike(path: unknown): path is PathLike {
+  return typeof path === 'string' || path instanceof Uint8Array || path instanceof URL;
+}
+
+type WriteData = string | NodeJS.ArrayBufferView | Iterable<string | NodeJS.ArrayBufferView> | AsyncIterable<string | NodeJS.ArrayBufferView> | Stream;
+type WriteFileOptions = (ObjectEncodingOptions & { mode?: Mode; flag?: OpenMode; flush?: boolean } & Abortable) | BufferEncoding | null;
 
 /** fsPromises.writeFile(path | FileHandle, data, options). */
-export async function writeFile(path: PathLike | FileHandle, data: string | NodeJS.ArrayBufferView, options?: WriteFileOptions): Promise<void> {
-  return writeWith(path, data, options, 'w');
+export async function writeFile(path: PathLike | NodeFileHandle, data: WriteData, options?: WriteFileOptions): Promise<void> {
+  return writeWith(path, data, options, { encoding: 'utf8', mode: 0o666, flag: 'w', flush: false });
 }
 
 /** fsPromises.appendFile(path | FileHandle, data, options). */
-export async function appendFile(path: PathLike | FileHandle, data: string | NodeJS.ArrayBufferView, options?: WriteFileOptions): Promise<void> {
-  return writeWith(path, data, options, 'a');
+export async function appendFile(path: PathLike | NodeFileHandle, data: string | Uint8Array, options?: WriteFileOptions): Promise<void> {
+  const opts = { ...getOptions(options, { encoding: 'utf8', mode: 0o666, flag: 'a' }) };
+  opts.flag = opts.flag || 'a';
+  return writeWith(path, data, opts, { encoding: 'utf8', mode: 0o666, flag: 'a', flush: false });
 }
 
-async function writeWith(path: PathLike | FileHandle, data: string | NodeJS.ArrayBufferView, options: WriteFileOptions | undefined, flag: 'w' | 'a'): Promise<void> {
-  const io = await ring();
-  const opts = typeof options === 'string' ? { encoding: options } : options ?? {};
-  if (!io || (typeof data !== 'string' && !ArrayBuffer.isView(data))) {
-    const fn = flag === 'w' ? fsp.writeFile : fsp.appendFile;
-    return fn(path as PathLike, data as string, options as Parameters<typeof fsp.writeFile>[2]);
-  }
-  if (path instanceof FileHandle) return path.writeFile(data, options ?? undefined);
-  const bytes = toBytes(data, opts.encoding ?? 'utf8');
-  const fd = await io.open(path, toFlags(opts.flag, flag), toMode(opts.mode, 0o666), { signal: opts.signal });
-  try {
-    await writeAll(io, fd, bytes, opts.signal);
-  } finally {
-    await io.close(fd);
-  }
+async function writeWith(path: PathLike | NodeFileHandle, data: unknown, options: unknown, defaults: Record<string, unknown>): Promise<void> {
+  const args = writeFileArgs(data, options, defaults);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (isUringFileHandle(path)) return writeAll(currentRing(), path.fd, args.data, args.options.signal, args.options.encoding);
+  if (!io || !isPathLike(path)) return nodeFsp.writeFile(path as PathLike, data as string, options as Parameters<typeof nodeFsp.writeFile>[2]);
+  const p = getValidatedPath(path);
+  checkAborted(args.options.signal);
+  const flags = stringToFlags(args.options.flag || defaults.flag);
+  const fd = await io.open(p as string, flags, parseFileMode(args.options.mode, 'mode', 0o666));
+  let op = writeAll(io, fd, args.data, args.options.signal, args.options.encoding);
+  if (args.flush) op = op.then(() => io.fsync(fd, false)).then(() => undefined);
+  return closeAfter(op, () => io.close(fd));
 }
 
-async function statPath(path: PathLike, follow: boolean, options?: { bigint?: boolean }): Promise<Stats> {
-  const io = await ring();
-  if (!io || options?.bigint) return (follow ? fsp.stat : fsp.lstat)(path, options as { bigint: false });
-  const buf = new Uint8Array(SX.size);
-  await io.statx(path, buf, { followSymlinks: follow });
-  return toStats(buf);
+function statOptions(options: unknown): { bigint: boolean } {
+  return (options ?? { bigint: false }) as { bigint: boolean };
 }
 
 /** fsPromises.stat (statx). */
-export function stat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats> {
-  return statPath(path, true, options);
+export function stat(path: PathLike, opts?: StatOptions & { bigint?: false }): Promise<Stats>;
+export function stat(path: PathLike, opts: StatOptions & { bigint: true }): Promise<BigIntStats>;
+export function stat(path: PathLike, opts?: StatOptions): Promise<Stats | BigIntStats>;
+export function stat(path: PathLike, options?: StatOptions): Promise<Stats | BigIntStats> {
+  return statPath(path, true, statOptions(options));
 }
 
 /** fsPromises.lstat (statx with AT_SYMLINK_NOFOLLOW). */
-export function lstat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats> {
-  return statPath(path, false, options);
+export function lstat(path: PathLike, opts?: StatOptions & { bigint?: false }): Promise<Stats>;
+export function lstat(path: PathLike, opts: StatOptions & { bigint: true }): Promise<BigIntStats>;
+export function lstat(path: PathLike, opts?: StatOptions): Promise<Stats | BigIntStats>;
+export function lstat(path: PathLike, options?: StatOptions): Promise<Stats | BigIntStats> {
+  return statPath(path, false, statOptions(options));
 }
 
-/** fsPromises.mkdir (mkdirat; `recursive` delegates to node:fs). */
-export async function mkdir(path: PathLike, options?: Mode | { recursive?: boolean; mode?: Mode }): Promise<string | undefined> {
-  const io = await ring();
-  const opts = typeof options === 'object' && options !== null ? options : { mode: options };
-  if (!io || opts.recursive) return fsp.mkdir(path, options as fs.MakeDirectoryOptions);
-  await io.mkdir(path, toMode(opts.mode, 0o777));
+async function statPath(path: PathLike, follow: boolean, options: { bigint: boolean }): Promise<Stats | BigIntStats> {
+  const p = getValidatedPath(path);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return (follow ? nodeFsp.stat : nodeFsp.lstat)(path, options);
+  const stx = statxBlocks.take();
+  try {
+    await io.statx(p as string, stx, { followSymlinks: follow, mask: STATX_MASK });
+    return options.bigint ? toBigIntStats(stx) : toStats(stx);
+  } finally {
+    statxBlocks.give(stx);
+  }
+}
+
+/** fsPromises.mkdir (mkdirat; `recursive` through node:fs, which returns the first directory it made). */
+export async function mkdir(path: PathLike, options?: Mode | MakeDirectoryOptions | null): Promise<string | undefined> {
+  const opts = typeof options === 'number' || typeof options === 'string' ? { mode: options } : (options ?? {});
+  const { recursive = false, mode = 0o777 } = opts as MakeDirectoryOptions;
+  const p = getValidatedPath(path);
+  validateBoolean(recursive, 'options.recursive');
+  const m = parseFileMode(mode, 'mode', 0o777);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io || recursive) return nodeFsp.mkdir(path, options as MakeDirectoryOptions);
+  await io.mkdir(p as string, m);
   return undefined;
 }
 
 /** fsPromises.unlink (unlinkat). */
 export async function unlink(path: PathLike): Promise<void> {
-  const io = await ring();
-  if (!io) return fsp.unlink(path);
-  await io.unlink(path, false);
+  const p = getValidatedPath(path);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return nodeFsp.unlink(path);
+  await io.unlink(p as string, false);
 }
 
-/** fsPromises.rmdir (unlinkat with AT_REMOVEDIR). */
-export async function rmdir(path: PathLike, options?: fs.RmDirOptions): Promise<void> {
-  const io = await ring();
-  if (!io || options?.recursive) return fsp.rmdir(path, options);
-  await io.unlink(path, true);
-}
-
-/** fsPromises.rm: a file (or symlink) through unlinkat; directories and `recursive` through node:fs. */
-export async function rm(path: PathLike, options?: fs.RmOptions): Promise<void> {
-  const io = await ring();
-  if (!io) return fsp.rm(path, options);
-  let st: Stats;
-  try {
-    st = await lstat(path);
-  } catch (e) {
-    if ((e as UringError).code === 'ENOENT' && options?.force) return;
-    throw Object.assign(e as UringError, { syscall: 'lstat' });
-  }
-  if (st.isDirectory()) return fsp.rm(path, options);
-  try {
-    await io.unlink(path, false);
-  } catch (e) {
-    if (!((e as UringError).code === 'ENOENT' && options?.force)) throw e;
-  }
+/** fsPromises.rmdir (unlinkat with AT_REMOVEDIR; the deprecated `recursive` through node:fs). */
+export async function rmdir(path: PathLike, options?: RmDirOptions): Promise<void> {
+  const p = getValidatedPath(path);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io || options !== undefined) return nodeFsp.rmdir(path, options);
+  await io.unlink(p as string, true);
 }
 
 /** fsPromises.rename (renameat2). */
 export async function rename(oldPath: PathLike, newPath: PathLike): Promise<void> {
-  const io = await ring();
-  if (!io) return fsp.rename(oldPath, newPath);
-  await io.rename(oldPath, newPath);
+  const a = getValidatedPath(oldPath, 'oldPath');
+  const b = getValidatedPath(newPath, 'newPath');
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return nodeFsp.rename(oldPath, newPath);
+  await io.rename(a as string, b as string);
 }
 
 /** fsPromises.link (linkat). */
 export async function link(existingPath: PathLike, newPath: PathLike): Promise<void> {
-  const io = await ring();
-  if (!io) return fsp.link(existingPath, newPath);
-  await io.hardlink(existingPath, newPath);
+  const a = getValidatedPath(existingPath, 'existingPath');
+  const b = getValidatedPath(newPath, 'newPath');
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return nodeFsp.link(existingPath, newPath);
+  await io.hardlink(a as string, b as string);
 }
 
-/** fsPromises.symlink (symlinkat; `type` is ignored on Linux, as in Node). */
+/** fsPromises.symlink (symlinkat; `type` has no effect on Linux, but an unknown one is an error, as in node). */
 export async function symlink(target: PathLike, path: PathLike, type?: string | null): Promise<void> {
-  const io = await ring();
-  if (!io) return fsp.symlink(target, path, type);
-  await io.symlink(target, path);
+  validateSymlinkType(type);
+  const t = getValidatedPath(target, 'target');
+  const p = getValidatedPath(path);
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return nodeFsp.symlink(target, path, type);
+  await io.symlink(t as string, p as string);
 }
 
-/** fsPromises.truncate (open + ftruncate + close; node:fs where the kernel lacks IORING_OP_FTRUNCATE). */
+/** fsPromises.truncate (open 'r+' + ftruncate + close). */
 export async function truncate(path: PathLike, len = 0): Promise<void> {
-  const io = await ring();
-  if (!io || !io.driver.supports(55)) return fsp.truncate(path, len);
-  const fd = await io.open(path, LINUX.O_WRONLY, 0o666);
-  try {
-    await io.ftruncate(fd, Math.max(0, len));
-  } finally {
-    await io.close(fd);
-  }
+  let io = readyIo();
+  if (io === undefined) io = await ring();
+  if (!io) return nodeFsp.truncate(path, len);
+  const fh = await open(path, 'r+');
+  return closeAfter(fh.truncate(len), () => fh.close());
 }
 
 // No io_uring op exists for these: they are node:fs/promises' own.
-export const {
-  access, copyFile, cp, chmod, chown, lchown, lutimes, utimes, readdir, readlink, realpath,
-  mkdtemp, opendir, watch, statfs, constants,
-} = fsp;
+export const access: typeof nodeFsp.access = nodeFsp.access;
+export const copyFile: typeof nodeFsp.copyFile = nodeFsp.copyFile;
+export const cp: typeof nodeFsp.cp = nodeFsp.cp;
+export const chmod: typeof nodeFsp.chmod = nodeFsp.chmod;
+export const lchmod: typeof nodeFsp.lchmod = nodeFsp.lchmod;
+export const chown: typeof nodeFsp.chown = nodeFsp.chown;
+export const lchown: typeof nodeFsp.lchown = nodeFsp.lchown;
+export const utimes: typeof nodeFsp.utimes = nodeFsp.utimes;
+export const lutimes: typeof nodeFsp.lutimes = nodeFsp.lutimes;
+export const readdir: typeof nodeFsp.readdir = nodeFsp.readdir;
+export const readlink: typeof nodeFsp.readlink = nodeFsp.readlink;
+export const realpath: typeof nodeFsp.realpath = nodeFsp.realpath;
+export const mkdtemp: typeof nodeFsp.mkdtemp = nodeFsp.mkdtemp;
+export const opendir: typeof nodeFsp.opendir = nodeFsp.opendir;
+export const watch: typeof nodeFsp.watch = nodeFsp.watch;
+export const statfs: typeof nodeFsp.statfs = nodeFsp.statfs;
+export const rm: typeof nodeFsp.rm = nodeFsp.rm;
+export const constants: typeof nodeFsp.constants = nodeFsp.constants;
+
+export type { Dirent };
 
 export default {
-  open, readFile, writeFile, appendFile, stat, lstat, mkdir, unlink, rmdir, rm, rename, link,
-  symlink, truncate, access, copyFile, cp, chmod, chown, lchown, lutimes, utimes, readdir, readlink,
-  realpath, mkdtemp, opendir, watch, statfs, constants, backend,
+  access, appendFile, chmod, chown, constants, copyFile, cp, lchmod, lchown, link, lstat, lutimes, mkdir, mkdtemp,
+  open, opendir, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, symlink, truncate, unlink,
+  utimes, watch, writeFile, backend,
 };

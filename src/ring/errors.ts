@@ -74,7 +74,7 @@ export class UringError extends Error {
     if (details.dest !== undefined) message += ` -> '${details.dest}'`;
     if (details.explanation) message += `\n${details.explanation}`;
     super(message);
-    this.name = 'UringError';
+    // Node's system errors are plain `Error`s by name (stacks read "Error: ENOENT: …"); instanceof UringError still holds.
     this.code = code;
     this.errno = -Math.abs(errno);
     this.syscall = syscall;
@@ -86,52 +86,127 @@ export class UringError extends Error {
   }
 }
 
-type NodeCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_STATE' | 'ERR_URING_RING_CLOSED' | 'ERR_URING_CREDENTIALS_CHANGED' | 'ERR_URING_INFLIGHT_LIMIT';
+type NodeCode =
+  | 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_STATE' | 'ERR_METHOD_NOT_IMPLEMENTED'
+  | 'ERR_FS_FILE_TOO_LARGE' | 'ERR_FS_INVALID_SYMLINK_TYPE'
+  | 'ERR_URING_RING_CLOSED' | 'ERR_URING_CREDENTIALS_CHANGED' | 'ERR_URING_INFLIGHT_LIMIT';
 
-function withCode<E extends Error>(err: E, code: NodeCode): E & { code: NodeCode } {
+/** Adds Node's `code` and makes the stack read "TypeError [CODE]: …" while `name` stays "TypeError", as Node's errors do. */
+export function withCode<E extends Error>(err: E, code: NodeCode | string): E & { code: string } {
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
   err.name = `${err.name} [${code}]`;
-  // Node's errors print as "TypeError [CODE]: ..." but keep name 'TypeError'.
   err.stack; // materialise the stack with the decorated name
-  err.name = Object.getPrototypeOf(err).name;
-  return err as E & { code: NodeCode };
+  delete (err as { name?: string }).name;
+  return err as E & { code: string };
 }
 
+/** Node's wording of a received value (determineSpecificType). */
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') {
-    const ctor = (value as object).constructor?.name;
-    return ctor ? `an instance of ${ctor}` : util.inspect(value, { depth: -1 });
+  switch (typeof value) {
+    case 'bigint': return `type bigint (${value}n)`;
+    case 'number':
+      if (Object.is(value, -0)) return 'type number (-0)';
+      return `type number (${value})`;
+    case 'boolean': return `type boolean (${value})`;
+    case 'symbol': return `type symbol (${String(value)})`;
+    case 'function': return `function ${value.name}`;
+    case 'object': {
+      const ctor = (value as object).constructor;
+      if (ctor && 'name' in ctor) return `an instance of ${ctor.name}`;
+      return util.inspect(value, { depth: -1 });
+    }
+    case 'string': {
+      const shown = value.length > 28 ? `${value.slice(0, 25)}...` : value;
+      return shown.includes("'") ? `type string (${JSON.stringify(shown)})` : `type string ('${shown}')`;
+    }
+    default: return `type ${typeof value} (${String(value)})`;
   }
-  let shown = util.inspect(value);
-  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-  return `type ${typeof value} (${shown})`;
 }
 
-/** TypeError [ERR_INVALID_ARG_TYPE], worded like Node's. */
-export function invalidArgType(name: string, expected: string, actual: unknown): TypeError {
-  return withCode(
-    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`),
-    'ERR_INVALID_ARG_TYPE',
-  );
+/** Node's kTypes: named as types ('of type object'), not as classes. */
+const PRIMITIVE_TYPES = ['string', 'function', 'number', 'object', 'Function', 'Object', 'boolean', 'bigint', 'symbol'];
+const CLASS_NAME = /^([A-Z][a-z0-9]*)+$/;
+
+function formatList(items: string[], last: string): string {
+  if (items.length <= 2) return items.join(` ${last} `);
+  return `${items.slice(0, -1).join(', ')}, ${last} ${items[items.length - 1]}`;
+}
+
+/** What a value must be, worded as Node words a list of expected types (['string', 'Buffer', 'URL']). */
+function expectedTypes(expected: readonly string[]): string {
+  const types: string[] = [];
+  const instances: string[] = [];
+  const other: string[] = [];
+  for (const value of expected) {
+    if (PRIMITIVE_TYPES.includes(value)) types.push(value.toLowerCase());
+    else if (CLASS_NAME.test(value)) instances.push(value);
+    else other.push(value);
+  }
+  if (instances.length > 0) {
+    const at = types.indexOf('object');
+    if (at !== -1) {
+      types.splice(at, 1);
+      instances.push('Object');
+    }
+  }
+  let msg = '';
+  if (types.length > 0) {
+    msg += `${types.length > 1 ? 'one of type' : 'of type'} ${formatList(types, 'or')}`;
+    if (instances.length > 0 || other.length > 0) msg += ' or ';
+  }
+  if (instances.length > 0) {
+    msg += `an instance of ${formatList(instances, 'or')}`;
+    if (other.length > 0) msg += ' or ';
+  }
+  if (other.length > 1) msg += `one of ${formatList(other, 'or')}`;
+  else if (other.length === 1) msg += `${other[0].toLowerCase() !== other[0] ? 'an ' : ''}${other[0]}`;
+  return msg;
+}
+
+/** "argument" for a name, "property" for a dotted path, as Node says. */
+function kind(name: string): string {
+  return name.includes('.') ? 'property' : 'argument';
+}
+
+/**
+ * TypeError [ERR_INVALID_ARG_TYPE], worded like Node's. `expected` is either
+ * a list of types as Node takes it (['string', 'Buffer', 'URL']) or a
+ * ready phrase ('of type number').
+ */
+export function invalidArgType(name: string, expected: string | readonly string[], actual: unknown): TypeError {
+  const must = typeof expected === 'string' ? expected : expectedTypes(expected);
+  const subject = name.endsWith(' argument') ? `The ${name}` : `The "${name}" ${kind(name)}`;
+  return withCode(new TypeError(`${subject} must be ${must}. Received ${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+/** 4294967296 → 4_294_967_296, as Node prints large numbers in range errors. */
+function numericalSeparator(text: string): string {
+  let out = '';
+  let i = text.length;
+  const start = text[0] === '-' ? 1 : 0;
+  for (; i >= start + 4; i -= 3) out = `_${text.slice(i - 3, i)}${out}`;
+  return `${text.slice(0, i)}${out}`;
 }
 
 /** RangeError [ERR_OUT_OF_RANGE], worded like Node's. */
 export function outOfRange(name: string, range: string, actual: unknown): RangeError {
-  return withCode(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(actual)}`),
-    'ERR_OUT_OF_RANGE',
-  );
+  let received: string;
+  if (Number.isInteger(actual) && Math.abs(actual as number) > 2 ** 32) received = numericalSeparator(String(actual));
+  else if (typeof actual === 'bigint') {
+    received = String(actual);
+    if (actual > 2n ** 32n || actual < -(2n ** 32n)) received = numericalSeparator(received);
+    received += 'n';
+  } else received = util.inspect(actual);
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${received}`), 'ERR_OUT_OF_RANGE');
 }
 
 /** TypeError [ERR_INVALID_ARG_VALUE], worded like Node's. */
-export function invalidArgValue(name: string, actual: unknown, reason: string): TypeError {
-  return withCode(
-    new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(actual, { depth: 0 })}`),
-    'ERR_INVALID_ARG_VALUE',
-  );
+export function invalidArgValue(name: string, actual: unknown, reason = 'is invalid'): TypeError {
+  let inspected = util.inspect(actual);
+  if (inspected.length > 128) inspected = `${inspected.slice(0, 128)}...`;
+  return withCode(new TypeError(`The ${kind(name)} '${name}' ${reason}. Received ${inspected}`), 'ERR_INVALID_ARG_VALUE');
 }
 
 /** Error [ERR_INVALID_STATE] and the uring-specific state errors. */

@@ -30,7 +30,8 @@ import { invalidState, outOfRange, UringError, validateInteger, validateU32 } fr
 import { Scratch } from './memory.js';
 import { native } from './native.js';
 import { cqeSizeFor, featureSet, type FeatureSet, type RegionSizes, type RingParams } from './params.js';
-import { Cqe, fillSqe, Sqe } from './sqe.js';
+import { prepNop } from './prep.js';
+import { Cqe, Sqe } from './sqe.js';
 
 const EINTR = -4;
 const EAGAIN = -11;
@@ -289,7 +290,7 @@ export class Ring {
       const sqe = this.#sqeSlots[t & this.#sqMask];
       if (isHarmless(sqe.opcode)) continue;
       voided.push(sqe.userData);
-      fillSqe(IORING_OP_NOP, sqe, -1, 0, 0, 0);
+      prepNop(sqe);
       sqe.flags = IOSQE_CQE_SKIP_SUCCESS;
     }
     return voided;

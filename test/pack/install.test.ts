@@ -171,6 +171,42 @@ describe('npm pack and install without a compiler', () => {
     t.diagnostic(`prepack (prebuilds) took ${S.prepack!.ms} ms`);
   });
 
+  test('TypeScript: a typed consumer compiles against the installed package (overloads, await using, no internals in the .d.ts)', (t) => {
+    if (S.skip) return t.skip(S.skip);
+    const dir = S.installs.prebuilt.dir;
+    assert.equal(S.installs.prebuilt.status, 0, S.installs.prebuilt.out);
+    // The compiler and Node's types from this checkout (no network): what a user's project would have.
+    for (const dep of ['typescript', '@types']) fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(dir, 'node_modules', dep));
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, lib: ['ES2022', 'ESNext.Disposable'], types: ['node'] },
+      files: ['consumer.ts'],
+    }));
+    fs.writeFileSync(path.join(dir, 'consumer.ts'), [
+      "import { readFile, open, stat, writeFile, backend } from 'uring/fs';",
+      "import { io } from 'uring/driver';",
+      "import { queueInit, type Ring, type Sqe } from 'uring/ring';",
+      "const text: string = await readFile('x', 'utf8');",
+      "const bytes: Buffer = await readFile('x');",
+      "const either: string | Buffer = await readFile('x', { encoding: 'utf8' });",
+      "{ await using fh = await open('x'); const r = await fh.read(Buffer.alloc(4), 0, 4, 0); const n: number = r.bytesRead; void n; }",
+      "const big = await stat('x', { bigint: true }); const size: bigint = big.size;",
+      "const small = await stat('x'); const size2: number = small.size;",
+      "await writeFile('y', text + bytes.length + String(either) + size + size2);",
+      "const name: 'io_uring' | 'node:fs' = (await backend()).name;",
+      "const n2: number = await io().nop(); void name; void n2;",
+      'declare const ring: Ring; declare const sqe: Sqe;',
+      'const entries: number = ring.sqEntries; void entries; void queueInit;',
+      '// @ts-expect-error the ring\'s state is private',
+      'ring.sqeTail;',
+      '// @ts-expect-error an SQE\'s backing words are internal',
+      'sqe.u32;',
+      '// @ts-expect-error pointer fields take no raw addresses',
+      'sqe.addr = 0;',
+    ].join('\n'));
+    const r = spawnSync(process.execPath, [path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `the consumer does not compile:\n${r.stdout}${r.stderr}`);
+  });
+
   test('with a prebuild that fits: installs without compiling, and uring/fs reads a file on io_uring', (t) => {
     if (S.skip) return t.skip(S.skip);
     const r = S.installs.prebuilt;

@@ -31,6 +31,13 @@ export interface CaseContext {
   dir: string;
   /** URL of a built module of the package. */
   dist(rel: string): string;
+  /** Scale of the counts (1; smaller under valgrind, where everything runs 20-50x slower). */
+  scale: number;
+}
+
+/** n scaled for the context, at least `min`. */
+function count(ctx: CaseContext, n: number, min = 2): number {
+  return Math.max(min, Math.round(n * ctx.scale));
 }
 
 type Case = (ctx: CaseContext) => Promise<unknown>;
@@ -117,7 +124,7 @@ export const cases: Record<string, Case> = {
     const pipe = fifo();
     const file = fileOf(ctx, 'w.txt', 'worker data');
     const fifoPath = fs.readlinkSync(`/proc/self/fd/${pipe.r}`);
-    const workers = ctx.seconds > 0 ? 200 : 100;
+    const workers = count(ctx, ctx.seconds > 0 ? 200 : 100);
     for (let n = 0; n < workers; n++) {
       const w = new Worker(script, { workerData: { fifo: fifoPath, file, exit: n % 2 === 0 } });
       // Listen for 'exit' at once: it can come in the same turn as the message.
@@ -145,7 +152,7 @@ export const cases: Record<string, Case> = {
       await io().nop();
       parentPort.postMessage('done');
     `);
-    for (let n = 0; n < 40; n++) {
+    for (let n = 0; n < count(ctx, 40); n++) {
       const w = new Worker(script);
       const exited = new Promise((res) => w.once('exit', res));
       await new Promise((res) => w.once('message', res));
@@ -154,7 +161,7 @@ export const cases: Record<string, Case> = {
     }
     assert.equal(openFds(), baseline, 'workers leak no ring fds when the main thread uses the library too');
     assert.equal(await io().nop(), 0);
-    return { workers: 40 };
+    return { workers: count(ctx, 40) };
   },
 
   /** #2: the callback API checks bounds and buffer indexes before an SQE exists. */
@@ -240,19 +247,23 @@ export const cases: Record<string, Case> = {
     let collectedEarly = 0;
     let collected = 0;
     let inFlight = true;
-    const fr = new FinalizationRegistry(() => {
+    let current = -1;
+    // Held values name the round: a late callback for an earlier round's buffers is not this round's.
+    const fr = new FinalizationRegistry((round: number) => {
+      if (round !== current) return;
       if (inFlight) collectedEarly++;
       else collected++;
     });
-    const rounds = await repeat(ctx, async () => {
+    const rounds = await repeat(ctx, async (round) => {
       const pipe = fifo();
+      current = round;
       inFlight = true;
       collectedEarly = 0;
       collected = 0;
       let result: Promise<number>;
       (() => {
         const buffers = Array.from({ length: 8 }, () => Buffer.alloc(4096, 0));
-        for (const b of buffers) fr.register(b, 0);
+        for (const b of buffers) fr.register(b, round);
         result = io.readv(pipe.r, buffers, -1);
         buffers.length = 0; // the caller empties its array
       })();
@@ -406,7 +417,7 @@ export const cases: Record<string, Case> = {
     let ebadf = 0;
     let total = 0;
     const rounds = await repeat(ctx, async () => {
-      await Promise.all(Array.from({ length: 4000 }, async (_, k) => {
+      await Promise.all(Array.from({ length: count(ctx, 4000) }, async (_, k) => {
         const f = files[k % files.length];
         try {
           if (k % 2) assert.equal((await ufs.readFile(f, 'utf8')), `content ${k % files.length}`);
@@ -495,7 +506,7 @@ export const cases: Record<string, Case> = {
       const fd = fs.openSync(file, 'r');
       const buf = Buffer.alloc(4096);
       let done = 0;
-      const target = 20_000;
+      const target = count(ctx, 20_000, 700);
       await new Promise<void>((resolve, reject) => {
         const onRead = (res: number, depth: number): void => {
           if (res !== 64) return reject(new Error(`res ${res}`));
@@ -508,7 +519,8 @@ export const cases: Record<string, Case> = {
       // A synchronous burst of 10,000 on a 4-entry SQ.
       let burst = 0;
       await new Promise<void>((resolve) => {
-        for (let k = 0; k < 10_000; k++) io.readInto(fd, buf, 0, 64, 0, () => { if (++burst === 10_000) resolve(); }, 0);
+        const n = count(ctx, 10_000, 600);
+        for (let k = 0; k < n; k++) io.readInto(fd, buf, 0, 64, 0, () => { if (++burst === n) resolve(); }, 0);
       });
       fs.closeSync(fd);
       await io.driver.close();
@@ -698,15 +710,17 @@ export const cases: Record<string, Case> = {
     const io = new IO(new Driver());
     let early = 0;
     let inFlight = true;
-    const fr = new FinalizationRegistry(() => { if (inFlight) early++; });
-    const rounds = await repeat(ctx, async () => {
+    let current = -1;
+    const fr = new FinalizationRegistry((round: number) => { if (round === current && inFlight) early++; });
+    const rounds = await repeat(ctx, async (round) => {
       const pipe = fifo();
+      current = round;
       inFlight = true;
       const results: Promise<number>[] = [];
       (() => {
         for (let i = 0; i < 200; i++) {
           const b = Buffer.alloc(512);
-          fr.register(b, 0);
+          fr.register(b, round);
           results.push(io.read(pipe.r, b, -1));
         }
       })();

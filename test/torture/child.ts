@@ -22,7 +22,7 @@ fs.chmodSync(dir, 0o777);
 const distRoot = process.env.URING_TORTURE_DIST ?? path.join(ROOT, 'dist', 'src');
 const dist = (rel: string): string => pathToFileURL(path.join(distRoot, rel)).href;
 try {
-  const result = await run({ seconds: Number(secondsArg ?? 0), dir, dist });
+  const result = await run({ seconds: Number(secondsArg ?? 0), dir, dist, scale: Number(process.env.URING_TORTURE_SCALE ?? 1) });
   console.log(JSON.stringify({ case: name, ok: true, result }));
 } catch (e) {
   console.error((e as Error)?.stack ?? e);

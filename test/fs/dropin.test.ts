@@ -1,0 +1,308 @@
+/**
+ * uring/fs as a drop-in for node:fs/promises: each behaviour below runs
+ * through both, and the results (values, error name, code, message,
+ * events) must be identical. Then what only a running event loop shows:
+ * fairness during long sequences of awaited ops, exceptions thrown after
+ * a completion, and a FileHandle dropped without close().
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import * as ufs from '../../src/fs/index.js';
+import { distUrl, runChild, tempDir } from '../helpers.js';
+
+type Api = typeof fsp;
+// node:fs's FileHandle as Node 20 has it (EventEmitter, getAsyncId, …: more than @types/node declares).
+type AnyHandle = any;
+const dir = tempDir();
+const file = path.join(dir, 'f.txt');
+fs.writeFileSync(file, 'hello world\nline2\n');
+let n = 0;
+const fresh = (): string => path.join(dir, `w${n++}`);
+
+/** The outcome of a call, comparable across the two implementations. */
+async function outcome(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return { value: await fn() };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { name: err.name, code: err.code, message: err.message, errno: err.errno, syscall: err.syscall, stack0: String(err.stack).split('\n')[0] };
+  }
+}
+
+const behaviours: Record<string, (m: Api) => Promise<unknown>> = {
+  'a system error is a plain Error with code, errno, syscall, path': (m) => m.readFile(path.join(dir, 'missing')),
+  'FileHandle is an EventEmitter that emits close': async (m) => {
+    const fh: AnyHandle = await m.open(file);
+    let closes = 0;
+    fh.on('close', () => closes++);
+    await fh.close();
+    await fh.close();
+    return [closes, fh.fd];
+  },
+  'createReadStream and readLines': async (m) => {
+    const fh = await m.open(file);
+    let text = '';
+    for await (const c of fh.createReadStream({ encoding: 'utf8', start: 6 })) text += c;
+    const fh2 = await m.open(file);
+    const lines: string[] = [];
+    for await (const l of fh2.readLines()) lines.push(l);
+    return [text, lines];
+  },
+  'fs.createReadStream / createWriteStream accept the FileHandle': async (m) => {
+    const fh = await m.open(file);
+    let text = '';
+    for await (const c of fs.createReadStream('', { fd: fh, encoding: 'utf8' })) text += c;
+    const out = fresh();
+    const wh = await m.open(out, 'w');
+    await new Promise<void>((resolve, reject) => fs.createWriteStream('', { fd: wh }).on('error', reject).on('close', resolve).end('streamed'));
+    return [text, fs.readFileSync(out, 'utf8')];
+  },
+  'readableWebStream': async (m) => {
+    const fh = await m.open(file);
+    const parts: string[] = [];
+    for await (const c of fh.readableWebStream({ type: 'bytes' }) as unknown as AsyncIterable<Uint8Array>) parts.push(Buffer.from(c).toString());
+    await fh.close();
+    return parts.join('');
+  },
+  'getAsyncId, Symbol.asyncDispose, chmod, chown, utimes': async (m) => {
+    const f = fresh();
+    fs.writeFileSync(f, 'x');
+    const fh: AnyHandle = await m.open(f, 'r+');
+    await fh.chmod(0o640);
+    await fh.chown(process.getuid!(), process.getgid!());
+    await fh.utimes(1000, 2000);
+    const id = fh.getAsyncId();
+    await fh[Symbol.asyncDispose]();
+    const st = fs.statSync(f);
+    return [typeof id, id > 0, st.mode & 0o777, st.mtimeMs, fh.fd];
+  },
+  'writeFile takes streams and iterables, fh.writeFile too': async (m) => {
+    const a = fresh();
+    await m.writeFile(a, Readable.from(['a', 'b', Buffer.from('c')]));
+    const b = fresh();
+    const fh: AnyHandle = await m.open(b, 'w');
+    await fh.writeFile(['x', 'y']);
+    await fh.writeFile((async function* () { yield 'z'; })());
+    await fh.close();
+    return [fs.readFileSync(a, 'utf8'), fs.readFileSync(b, 'utf8')];
+  },
+  'read(buffer, options), read(options), write(buffer, options), write(string, position, encoding)': async (m) => {
+    const fh = await m.open(file);
+    const b = Buffer.alloc(5);
+    const r1 = await fh.read(b, { position: 6 });
+    const r2 = await fh.read({ buffer: Buffer.alloc(4), position: 0 });
+    await fh.close();
+    const out = fresh();
+    const wh: AnyHandle = await m.open(out, 'w+');
+    const w1 = await wh.write(Buffer.from('abcdef'), { offset: 2, length: 3, position: 0 });
+    const w2 = await wh.write('ff', 3, 'hex');
+    await wh.close();
+    return [r1.bytesRead, b.toString(), r2.buffer.toString(), w1.bytesWritten, w2.bytesWritten, fs.readFileSync(out, 'latin1')];
+  },
+  'flush is validated and honoured': async (m) => {
+    const bad = await outcome(() => m.writeFile(fresh(), 'x', { flush: 'yes' as never }));
+    const f = fresh();
+    await m.writeFile(f, 'flushed', { flush: true });
+    return [bad, fs.readFileSync(f, 'utf8')];
+  },
+  "mkdir({ recursive: '' | null | 0 }) is a type error": async (m) => [
+    await outcome(() => m.mkdir(fresh(), { recursive: '' as never })),
+    await outcome(() => m.mkdir(fresh(), { recursive: null as never })),
+    await outcome(() => m.mkdir(fresh(), { recursive: 0 as never })),
+  ],
+  "write('abc', 0, 'hex') is ERR_INVALID_ARG_VALUE": async (m) => {
+    const fh = await m.open(fresh(), 'w');
+    try {
+      return await outcome(() => fh.write('abc', 0, 'hex'));
+    } finally {
+      await fh.close();
+    }
+  },
+  "read(0), read('abc'), read into an empty buffer": async (m) => {
+    const fh = await m.open(file);
+    try {
+      return [
+        await outcome(() => fh.read(0 as never)),
+        await outcome(() => fh.read('abc' as never)),
+        await outcome(() => fh.read(Buffer.alloc(0), 0, 1, 0)),
+        await outcome(() => fh.read(Buffer.alloc(4), -1 as never)),
+      ];
+    } finally {
+      await fh.close();
+    }
+  },
+  'lchmod is exported and not implemented on Linux': (m) => m.lchmod(file, 0o644),
+  'an op on a closed FileHandle': async (m) => {
+    const fh = await m.open(file);
+    await fh.close();
+    return [await outcome(() => fh.read()), await outcome(() => fh.stat()), await outcome(() => fh.writeFile('x'))];
+  },
+  'bad paths, flags, modes, encodings, symlink types': async (m) => [
+    await outcome(() => m.open(42 as never)),
+    await outcome(() => m.open('a\0b')),
+    await outcome(() => m.open(file, 'bogus')),
+    await outcome(() => m.open(file, 'r', 'z')),
+    await outcome(() => m.open(file, 'r', -1)),
+    await outcome(() => m.readFile(file, { encoding: 'bogus' as never })),
+    await outcome(() => m.readFile(file, 5 as never)),
+    await outcome(() => m.writeFile(fresh(), 42 as never)),
+    await outcome(() => m.symlink(file, fresh(), 'weird')),
+    await outcome(() => m.stat(new URL('http://x/y'))),
+  ],
+  'stat and stat({ bigint: true })': async (m) => {
+    const s = await m.stat(file);
+    const b = await m.stat(file, { bigint: true });
+    const want = fs.statSync(file);
+    const wantBig = fs.statSync(file, { bigint: true });
+    return [s.constructor.name, s.size, s.mtimeMs === want.mtimeMs, s.ino === want.ino, s.dev === want.dev, s.atime.getTime() === want.atime.getTime(),
+      b.constructor.name, b.mtimeNs === wantBig.mtimeNs, b.ino === wantBig.ino, b.isFile()];
+  },
+  'truncate, appendFile, readFile with encodings': async (m) => {
+    const f = fresh();
+    fs.writeFileSync(f, '123456');
+    await m.truncate(f, 2);
+    await m.appendFile(f, 'ab');
+    await m.appendFile(f, Buffer.from('cd'));
+    return [await m.readFile(f, 'utf8'), (await m.readFile(f)).toString('hex'), await m.readFile(f, { encoding: 'base64' })];
+  },
+};
+
+for (const [name, behaviour] of Object.entries(behaviours)) {
+  test(`same as node:fs: ${name}`, async () => {
+    const expected = await outcome(() => behaviour(fsp));
+    const actual = await outcome(() => behaviour(ufs as unknown as Api));
+    assert.deepEqual(actual, expected);
+  });
+}
+
+test('the io_uring backend was the one under test', async () => {
+  assert.equal((await ufs.backend()).name, 'io_uring');
+});
+
+test('abort on the next tick is honoured as by node:fs: 20 of 20 (6 MiB fh.writeFile)', async () => {
+  const data = Buffer.alloc(6 << 20, 0x61);
+  let aborted = 0;
+  for (let i = 0; i < 20; i++) {
+    const fh = await ufs.open(fresh(), 'w');
+    const ac = new AbortController();
+    const p = fh.writeFile(data, { signal: ac.signal });
+    process.nextTick(() => ac.abort());
+    await p.then(() => {}, (e: Error) => { if (e.name === 'AbortError') aborted++; });
+    await fh.close();
+  }
+  assert.equal(aborted, 20);
+});
+
+test('fairness: timers, setImmediate and network I/O keep running through 2,048 awaited reads', async () => {
+  const big = path.join(dir, 'big');
+  fs.writeFileSync(big, Buffer.alloc(8 << 20, 1));
+  const server = net.createServer((s) => s.on('data', (d) => s.write(d))).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((r) => client.once('connect', r));
+  client.setNoDelay(true);
+  const measure = async (m: Api): Promise<{ ms: number; immediates: number; intervals: number; roundTrips: number }> => {
+    const fh = await m.open(big, 'r');
+    const buf = Buffer.alloc(4096);
+    let immediates = 0;
+    let intervals = 0;
+    let roundTrips = 0;
+    let stop = false;
+    const imm = (): void => { immediates++; if (!stop) setImmediate(imm); };
+    setImmediate(imm);
+    const iv = setInterval(() => intervals++, 1);
+    const onData = (): void => { roundTrips++; if (!stop) client.write('x'); };
+    client.on('data', onData);
+    client.write('x');
+    const t0 = performance.now();
+    for (let i = 0; i < 2048; i++) await fh.read(buf, 0, 4096, i * 4096);
+    const ms = performance.now() - t0;
+    stop = true;
+    clearInterval(iv);
+    client.off('data', onData);
+    await fh.close();
+    await new Promise((r) => setTimeout(r, 10));
+    return { ms, immediates, intervals, roundTrips };
+  };
+  const node = await measure(fsp);
+  const uring = await measure(ufs as unknown as Api);
+  client.destroy();
+  server.close();
+  // Rates per millisecond, for the record (times are not asserted: the machine is shared).
+  const rate = (x: number, ms: number): number => Math.round((x / ms) * 100) / 100;
+  console.log(`# fairness per ms: node:fs immediates ${rate(node.immediates, node.ms)}, intervals ${rate(node.intervals, node.ms)}, round trips ${rate(node.roundTrips, node.ms)}; ` +
+    `uring/fs immediates ${rate(uring.immediates, uring.ms)}, intervals ${rate(uring.intervals, uring.ms)}, round trips ${rate(uring.roundTrips, uring.ms)}`);
+  // Each awaited read is one turn of the event loop: the check phase runs after every completion,
+  // a network round trip (two turns) completes every two reads, and a 1 ms timer keeps firing.
+  assert.ok(uring.immediates >= 2048, `setImmediate ran ${uring.immediates} times during 2,048 reads`);
+  assert.ok(uring.roundTrips >= 1000, `${uring.roundTrips} network round trips during 2,048 reads`);
+  assert.ok(uring.intervals >= Math.floor(uring.ms / 4), `a 1 ms interval fired ${uring.intervals} times in ${uring.ms.toFixed(1)} ms`);
+});
+
+test('an exception thrown after a completion reaches uncaughtException, and I/O goes on', () => {
+  const r = runChild(`
+    import * as ufs from ${JSON.stringify(distUrl('fs/index.js'))};
+    const seen = [];
+    process.on('uncaughtException', (e) => seen.push(e.message));
+    const file = ${JSON.stringify(file)};
+    await ufs.readFile(file).then(() => process.nextTick(() => { throw new Error('tick'); }));
+    await new Promise((r) => setTimeout(r, 5));
+    const fh = await ufs.open(file);
+    const after = [];
+    for (let i = 0; i < 50; i++) after.push((await fh.read(Buffer.alloc(5), 0, 5, 0)).bytesRead);
+    await fh.close();
+    console.log(JSON.stringify({ seen, reads: after.length, bytes: after.reduce((a, b) => a + b, 0) }));
+  `);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.json, { seen: ['tick'], reads: 50, bytes: 250 });
+  // Without a handler the process dies of it, as with node:fs (exit code 1, the error on stderr).
+  const crash = runChild(`
+    import * as ufs from ${JSON.stringify(distUrl('fs/index.js'))};
+    await ufs.readFile(${JSON.stringify(file)}).then(() => process.nextTick(() => { throw new Error('unhandled tick'); }));
+    setTimeout(() => console.log('still alive'), 200);
+  `);
+  assert.equal(crash.status, 1);
+  assert.match(crash.stderr, /unhandled tick/);
+  assert.doesNotMatch(crash.stdout, /still alive/);
+});
+
+test('a FileHandle dropped without close() is closed when collected, with node\'s warnings', () => {
+  const r = runChild(`
+    import fs from 'node:fs';
+    import * as ufs from ${JSON.stringify(distUrl('fs/index.js'))};
+    const warnings = [];
+    process.on('warning', (w) => warnings.push(w.code ?? w.message.split(' ').slice(0, 3).join(' ')));
+    const count = () => fs.readdirSync('/proc/self/fd').length;
+    await ufs.open(${JSON.stringify(file)}); // warm up
+    const before = count();
+    for (let i = 0; i < 101; i++) await ufs.open(${JSON.stringify(file)});
+    const held = count() - before;
+    for (let i = 0; i < 10; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+    console.log(JSON.stringify({ held, leaked: count() - before, warned: warnings.filter((w) => w === 'Closing file descriptor').length, dep: warnings.filter((w) => w === 'DEP0137').length }));
+  `, { prefix: [] , env: { NODE_OPTIONS: '--expose-gc' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.json.held, 101, 'the handles were open');
+  assert.ok(r.json.leaked <= 1, `${r.json.leaked} fds leaked`);
+  assert.ok(r.json.warned >= 100, `${r.json.warned} warnings`);
+  assert.ok(r.json.dep >= 1, 'and the DEP0137 deprecation');
+});
+
+test('an AbortSignal whose addEventListener throws: the op is refused before it is queued, and never runs', async () => {
+  const { io } = await import('../../src/driver/index.js');
+  const target = fresh();
+  fs.writeFileSync(target, 'unchanged');
+  const fd = fs.openSync(target, 'r+');
+  const ac = new AbortController();
+  const boom = new Error('listener refused');
+  ac.signal.addEventListener = () => { throw boom; };
+  await assert.rejects(io().write(fd, Buffer.from('CHANGED!!'), 0, { signal: ac.signal }), (e) => e === boom);
+  assert.equal(io().driver.pending, 0, 'nothing was queued');
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(fs.readFileSync(target, 'utf8'), 'unchanged');
+  fs.closeSync(fd);
+});
