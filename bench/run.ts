@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --rounds N] [-- --only randread]`
  *
- * Runs every workload with every contender, alternated over several rounds,
+ * Runs every workload with every contender (`--only files`: the file workloads, not the net family), alternated over several rounds,
  * each run in its own process; prints a table per workload (median and best
  * ops/s and MiB/s, ratio of ours to the best node:fs peer and to C on
  * liburing), writes bench/results/latest.json, latest.md and latest.svg.
@@ -47,7 +47,7 @@ const WORKLOADS: Workload[] = [
   { id: 'readfile', title: `readFile of ${nFiles} files of 4 KiB, 64 at a time`, kind: 'files', name: 'readfile', ops: nFiles, qd: 64, block: 4096 },
   { id: 'stat', title: `stat of ${nFiles} files, 64 at a time`, kind: 'files', name: 'stat', ops: nFiles, qd: 64, block: 0 },
   { id: 'openclose', title: `open+close of ${nFiles} files, 64 at a time`, kind: 'files', name: 'openclose', ops: nFiles, qd: 64, block: 0 },
-].filter((w) => !only || w.id.startsWith(only) || w.name === only) as Workload[];
+].filter((w) => !only || only === 'files' || w.id.startsWith(only) || w.name === only) as Workload[];
 
 const UV = { UV_USE_IO_URING: '1' };
 const RW_CONTENDERS: Contender[] = [
