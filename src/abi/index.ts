@@ -6,3 +6,4 @@
 export * from './constants.js';
 export * from './structs.js';
 export * from './names.js';
+export * from './errno.js';

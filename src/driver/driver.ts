@@ -42,6 +42,7 @@ import {
   IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, IOSQE_IO_LINK,
 } from '../abi/constants.js';
 import { __kernel_timespec } from '../abi/structs.js';
+import { ERRNO } from '../abi/errno.js';
 import {
   type BufRing, freeBufRing as ringFreeBufRing, getProbe, invalidArgType, invalidArgValue, invalidState, outOfRange, prepCancel64, prepLinkTimeout,
   queueInit, registerBuffers as ringRegisterBuffers, registerEventfd, registerFiles as ringRegisterFiles,
@@ -72,11 +73,7 @@ const USER_LIMIT = 2 ** 52;
 const TIMEOUT_BASE = USER_LIMIT;
 /** user_data of SQEs nobody waits for (cancellations). */
 const IGNORED = Number.MAX_SAFE_INTEGER;
-const ECANCELED = -125;
-const ETIME = -62;
-const ETIMEDOUT = -110;
-const EPERM = -1;
-const EAGAIN = -11;
+const { ECANCELED, ETIME, ETIMEDOUT, EPERM, EAGAIN } = ERRNO;
 /** Size of the sparse direct-descriptor table. */
 const DIRECT_SLOTS = 256;
 /** At most this many submit rounds per flush; the rest waits for the next turn (keeps the CQ from overflowing). */

@@ -16,6 +16,7 @@ import {
 } from '../abi/constants.js';
 import { S_IFDIR, S_IFREG, statxSize, statxType } from '../abi/statx.js';
 import { statx as statxLayout } from '../abi/structs.js';
+import { ERRNO } from '../abi/errno.js';
 import {
   invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd, validateInteger,
 } from '../ring/errors.js';
@@ -54,7 +55,7 @@ interface Pending {
   settled: boolean;
 }
 
-const EPERM = -1;
+const { EPERM } = ERRNO;
 const { AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR } = LINUX;
 const TWO_53 = Number.MAX_SAFE_INTEGER;
 const noop = (): void => {};
@@ -389,7 +390,7 @@ export class IO {
       validateFd(fd);
       validateInteger(length, 'len', 0, TWO_53);
       checkOptions(opts);
-      if (!this.driver.supports(IORING_OP_FTRUNCATE)) throw new UringError(-95, 'ftruncate', { explanation: 'EOPNOTSUPP: this kernel has no IORING_OP_FTRUNCATE (Linux 6.9+).' });
+      if (!this.driver.supports(IORING_OP_FTRUNCATE)) throw new UringError(ERRNO.EOPNOTSUPP, 'ftruncate', { explanation: 'EOPNOTSUPP: this kernel has no IORING_OP_FTRUNCATE (Linux 6.9+).' });
       return this.#submit('ftruncate', undefined, null, undefined, opts, undefined, prepFtruncate, fd, length);
     } catch (e) {
       return this.#refuse(e);

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { IORING_CQE_F_MORE, IOSQE_IO_LINK, LINUX } from '../abi/constants.js';
+import { ERRNO } from '../abi/errno.js';
 import { toPathBuffer } from '../driver/io.js';
 import { native } from '../ring/native.js';
 import { prepAccept, prepBind, prepClose, prepCmdSock, prepListen, prepMultishotAccept, prepSocket, prepUnlinkat } from '../ring/prep.js';
@@ -30,17 +31,7 @@ import { runtime, type Runtime } from './runtime.js';
 import { inetSockaddr, type InetAddress, unixSockaddr } from './sockaddr.js';
 import { isPipeName, kAdopt, normalizeArgs, Socket, sockName, validatePort } from './socket.js';
 
-const ECANCELED = -125;
-const EINVAL = -22;
-const EMFILE = -24;
-const ENFILE = -23;
-const ENOBUFS = -105;
-const ENOMEM = -12;
-const ECONNABORTED = -103;
-const EAGAIN = -11;
-const EINTR = -4;
-const EADDRINUSE = -98;
-const EOPNOTSUPP = -95;
+const { ECANCELED, EINVAL, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EAGAIN, EINTR, EADDRINUSE, EOPNOTSUPP } = ERRNO;
 
 const CLOSED = 0;
 const OPENING = 1;

@@ -20,6 +20,7 @@ import {
   IORING_CQE_F_BUFFER, IORING_CQE_F_MORE, IORING_CQE_F_NOTIF, IORING_OP_FLAGS,
   IORING_RECVSEND_BUNDLE, IORING_SEND_ZC_REPORT_USAGE, IOSQE_BUFFER_SELECT, IOSQE_IO_LINK,
 } from '../abi/constants.js';
+import { ERRNO } from '../abi/errno.js';
 import type { Driver } from '../driver/driver.js';
 import { native } from '../ring/native.js';
 import {
@@ -37,13 +38,7 @@ import { type ChunkList, runtime, type Runtime } from './runtime.js';
 import { decodeSockaddr, inetSockaddr, type InetAddress, unixSockaddr } from './sockaddr.js';
 
 const { IORING_NOTIF_USAGE_ZC_COPIED } = IORING_OP_FLAGS;
-const ECANCELED = -125;
-const ENOBUFS = -105;
-const EINVAL = -22;
-const ENOTCONN = -107;
-const ETIME = -62;
-const ETIMEDOUT = -110;
-const EOPNOTSUPP = -95;
+const { ECANCELED, ENOBUFS, EINVAL, ENOTCONN, ETIME, ETIMEDOUT, EOPNOTSUPP } = ERRNO;
 
 const RECV_IDLE = 0;
 const RECV_ARMED = 1;

@@ -7,6 +7,7 @@ import {
   IORING_FEAT_REG_REG_RING, IORING_OP, IORING_REGISTER, IORING_REGISTER_USE_REGISTERED_RING,
   IORING_RSRC_REGISTER_SPARSE, IORING_RESTRICTION, IO_URING_OP_SUPPORTED,
 } from '../abi/constants.js';
+import { ERRNO } from '../abi/errno.js';
 import { opName } from '../abi/names.js';
 import {
   io_uring_buf, io_uring_buf_reg, io_uring_buf_ring, io_uring_buf_status,
@@ -231,7 +232,7 @@ export function registerRingFd(ring: Ring): number {
   up.u32[io_uring_rsrc_update.off.offset >> 2] = 0xffffffff; // any free slot
   writeU64(up.u32, io_uring_rsrc_update.off.data >> 2, ring.fd);
   const ret = register(ring, R.IORING_REGISTER_RING_FDS, up.address, 1, 'IORING_REGISTER_RING_FDS');
-  if (ret !== 1) throw new UringError(-22, 'io_uring_register', { explanation: 'IORING_REGISTER_RING_FDS registered nothing' });
+  if (ret !== 1) throw new UringError(ERRNO.EINVAL, 'io_uring_register', { explanation: 'IORING_REGISTER_RING_FDS registered nothing' });
   ring.useRegisteredRing(up.u32[io_uring_rsrc_update.off.offset >> 2]);
   return ring.registeredIndex;
 }

@@ -25,6 +25,7 @@ import {
   IORING_OP_TIMEOUT_REMOVE, IORING_OP_POLL_REMOVE, IOSQE_CQE_SKIP_SUCCESS,
 } from '../abi/constants.js';
 import { io_uring_getevents_arg, io_uring_rsrc_update, __kernel_timespec } from '../abi/structs.js';
+import { ERRNO } from '../abi/errno.js';
 import { credentialEpoch, currentIds } from './credentials.js';
 import { invalidState, outOfRange, UringError, validateInteger, validateU32 } from './errors.js';
 import { Scratch } from './memory.js';
@@ -33,11 +34,7 @@ import { cqeSizeFor, featureSet, type FeatureSet, type RegionSizes, type RingPar
 import { prepNop } from './prep.js';
 import { Cqe, Sqe } from './sqe.js';
 
-const EINTR = -4;
-const EAGAIN = -11;
-const ETIME = -62;
-const EBADR = -53;
-const EBUSY = -16;
+const { EINTR, EAGAIN, ETIME, EBADR, EBUSY, EBADFD, ENXIO, EBADF, EINVAL } = ERRNO;
 const TWO_32 = 0x1_0000_0000;
 
 /** What setup hands the ring: the fd, the kernel's params and the mapped regions. */
@@ -577,7 +574,7 @@ export class Ring {
     let extFlags = 0;
     if (timeout !== null) {
       if (!(this.features & IORING_FEAT_EXT_ARG)) {
-        throw new UringError(-22, 'io_uring_enter', { explanation: 'EINVAL: waiting with a timeout needs IORING_FEAT_EXT_ARG (Linux 5.11+), which this kernel lacks.' });
+        throw new UringError(EINVAL, 'io_uring_enter', { explanation: 'EINVAL: waiting with a timeout needs IORING_FEAT_EXT_ARG (Linux 5.11+), which this kernel lacks.' });
       }
       this.#writeTimeout(timeout);
       arg = this.#waitArg.address;
@@ -668,7 +665,7 @@ export class Ring {
   /** IORING_CQ_EVENTFD_DISABLED: stop (false) or resume (true) eventfd notifications (io_uring_cq_eventfd_toggle). */
   cqEventfdToggle(enabled: boolean): void {
     this.#assertOpen();
-    if (this.#cqFlagsIdx < 0) throw new UringError(-95, 'io_uring_cq_eventfd_toggle', { explanation: 'EOPNOTSUPP: this kernel has no CQ ring flags word.' });
+    if (this.#cqFlagsIdx < 0) throw new UringError(ERRNO.EOPNOTSUPP, 'io_uring_cq_eventfd_toggle', { explanation: 'EOPNOTSUPP: this kernel has no CQ ring flags word.' });
     const old = Atomics.load(this.#cqU32, this.#cqFlagsIdx);
     Atomics.store(this.#cqU32, this.#cqFlagsIdx, enabled ? old & ~IORING_CQ_EVENTFD_DISABLED : old | IORING_CQ_EVENTFD_DISABLED);
   }
@@ -749,9 +746,9 @@ function enterError(ret: number): UringError {
   if (ret === EBUSY) explanation = 'EBUSY: the CQ ring overflowed and the kernel holds completions it could not post; reap completions (peekCqe/cqAdvance), then submit again.';
   else if (ret === EBADR) explanation = 'EBADR: completions were dropped: the CQ ring overflowed and the kernel could not allocate memory to keep them (IORING_FEAT_NODROP exhausted). Size the CQ for the workload (cqEntries) and reap sooner.';
   else if (ret === EAGAIN) explanation = 'EAGAIN: the kernel could not allocate memory for requests; reap completions and retry.';
-  else if (ret === -77) explanation = 'EBADFD: the ring is disabled (IORING_SETUP_R_DISABLED); call enableRings() first.';
-  else if (ret === -6) explanation = 'ENXIO: the ring is being torn down.';
-  else if (ret === -9) explanation = 'EBADF: the ring file descriptor is not valid (closed?).';
-  else if (ret === -22) explanation = 'EINVAL: the kernel rejected the io_uring_enter arguments (flags or the extended argument).';
+  else if (ret === EBADFD) explanation = 'EBADFD: the ring is disabled (IORING_SETUP_R_DISABLED); call enableRings() first.';
+  else if (ret === ENXIO) explanation = 'ENXIO: the ring is being torn down.';
+  else if (ret === EBADF) explanation = 'EBADF: the ring file descriptor is not valid (closed?).';
+  else if (ret === EINVAL) explanation = 'EINVAL: the kernel rejected the io_uring_enter arguments (flags or the extended argument).';
   return new UringError(ret, 'io_uring_enter', explanation ? { explanation } : {});
 }

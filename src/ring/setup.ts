@@ -7,6 +7,7 @@ import {
   IORING_OFF_CQ_RING, IORING_OFF_SQES, IORING_OFF_SQ_RING, IORING_SETUP_NO_MMAP,
   IORING_SETUP_REGISTERED_FD_ONLY,
 } from '../abi/constants.js';
+import { ERRNO } from '../abi/errno.js';
 import { io_uring_params } from '../abi/structs.js';
 import { invalidArgType, invalidArgValue, UringError, validateU32 } from './errors.js';
 import { addressOfBuffer, mapAnonymous, PAGE_SIZE } from './memory.js';
@@ -67,7 +68,7 @@ function mapRegion(fd: number, offset: number, length: number, opened: ArrayBuff
     for (const r of opened) native.munmap(r);
     native.close(fd);
     throw new UringError(region, 'mmap', {
-      explanation: `${region === -12 ? 'ENOMEM' : 'mmap'}: mapping ${length} bytes of the ring at offset 0x${offset.toString(16)} failed.`,
+      explanation: `${region === ERRNO.ENOMEM ? 'ENOMEM' : 'mmap'}: mapping ${length} bytes of the ring at offset 0x${offset.toString(16)} failed.`,
     });
   }
   opened.push(region);
@@ -108,7 +109,7 @@ function createRing(entriesArg: number, p: ResolvedParams, memory: ArrayBuffer |
     }
   } else if (p.flags & IORING_SETUP_REGISTERED_FD_ONLY) {
     // liburing refuses this before the kernel does: without an fd nothing can be mapped.
-    throw new UringError(-22, 'io_uring_setup', setupErrorDetails(-22, entries, p));
+    throw new UringError(ERRNO.EINVAL, 'io_uring_setup', setupErrorDetails(ERRNO.EINVAL, entries, p));
   }
 
   const fd = native.setup(entries, bytes);

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as abi from '../../src/abi/index.js';
@@ -128,4 +129,22 @@ test('abi/ matches <linux/io_uring.h>: every constant, struct size, field offset
   for (const key of ['size io_uring_sqe', 'size io_uring_cqe', 'size io_uring_params', 'off io_uring_sqe.user_data', 'const IORING_OP_READ', 'const IORING_SETUP_SQPOLL']) {
     assert.ok(output.has(key), `${key} was compared`);
   }
+});
+
+test('abi/errno: each errno is the negation of the running Node\'s os.constants.errno and of <asm-generic/errno*.h>', () => {
+  const headerDir = '/usr/include/asm-generic';
+  const header = ['errno-base.h', 'errno.h'].map((f) => path.join(headerDir, f)).filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  const fromHeader = new Map([...header.matchAll(/^#define\s+(E[A-Z0-9]+)\s+(\d+)\b/gm)].map((m) => [m[1], Number(m[2])]));
+  let againstHeader = 0;
+  for (const [name, value] of Object.entries(abi.ERRNO)) {
+    const node = (os.constants.errno as Record<string, number | undefined>)[name];
+    if (node !== undefined) assert.equal(value, -node, `${name}: os.constants.errno says ${node}`);
+    else assert.ok(fromHeader.has(name), `${name} is neither in os.constants.errno nor in the headers`);
+    if (fromHeader.has(name)) {
+      assert.equal(value, -fromHeader.get(name)!, `${name}: ${headerDir} says ${fromHeader.get(name)}`);
+      againstHeader++;
+    }
+  }
+  if (!header) console.log(`# no ${headerDir}/errno*.h (linux-libc-dev): errnos compared with os.constants.errno only`);
+  else assert.equal(againstHeader, Object.keys(abi.ERRNO).length);
 });
