@@ -393,6 +393,38 @@ export class Socket extends Duplex {
     s.#onRecv(res, flags);
   }
 
+  /**
+   * Pushes chunks[0, n) to the reader, then stops or re-arms the receive as
+   * backpressure says. `chunks` may be the thread's shared scratch list: it is
+   * emptied before anything can run after a throwing 'data' listener, so no
+   * other socket ever sees these chunks. The exception goes on up (to
+   * 'uncaughtException', as from node:net's read callback); the chunks after
+   * the one whose listener threw still reach this socket, in order, on the
+   * next tick, and the receive is re-armed as if nothing had thrown.
+   */
+  #pushChunks(chunks: ChunkList, n: number, more: boolean): void {
+    let ok = true;
+    let i = 0;
+    try {
+      for (; i < n; i++) ok = this.push(chunks[i]);
+    } catch (e) {
+      const rest = chunks.slice(i + 1, n);
+      chunks.length = 0;
+      process.nextTick(() => {
+        if (!this.destroyed) this.#pushChunks(rest, rest.length, more);
+      });
+      throw e;
+    }
+    chunks.length = 0;
+    if (!ok) {
+      if (more) this.#stopReading();
+      else this.#readWanted = false;
+    } else if (!more && this.#readWanted && !this.destroyed) {
+      this.#rt.stats.recvRearms++;
+      this.#armRecv();
+    }
+  }
+
   #onRecv(res: number, flags: number): void {
     const more = (flags & IORING_CQE_F_MORE) !== 0;
     if (!more) {
@@ -422,16 +454,7 @@ export class Socket extends Duplex {
     if (res > 0) {
       this.#bytesRead += res;
       this.#touch();
-      let ok = true;
-      for (let i = 0; i < chunks; i++) ok = this.push(scratch[i]);
-      scratch.length = 0;
-      if (!ok) {
-        if (more) this.#stopReading();
-        else this.#readWanted = false;
-      } else if (!more && this.#readWanted && !this.destroyed) {
-        rt.stats.recvRearms++;
-        this.#armRecv();
-      }
+      this.#pushChunks(scratch, chunks, more);
       return;
     }
     scratch.length = 0;

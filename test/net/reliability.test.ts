@@ -12,6 +12,7 @@ import nodeNet from 'node:net';
 import { after, test } from 'node:test';
 import { io } from '../../src/driver/index.js';
 import net, { backend } from '../../src/net/index.js';
+import { distUrl, runChild } from '../helpers.js';
 import { exitWhenDone } from './util.js';
 
 exitWhenDone();
@@ -314,4 +315,39 @@ test('a zero-copy write (SEND_ZC) holds its buffer until the notification CQE; l
   s.destroy();
   c.destroy();
   await new Promise((r) => server.close(r));
+});
+
+test('a throwing \'data\' listener: the exception reaches uncaughtException, every socket still gets exactly its own bytes, in order, as with node:net', { skip, timeout: 30_000 }, () => {
+  // In a child: the exceptions must reach a real 'uncaughtException' handler, not the test runner's.
+  const script = (mod: string): string => `
+    import nodeNet from 'node:net';
+    const net = (await import(${JSON.stringify(mod)})).default;
+    let thrown = 0;
+    process.on('uncaughtException', (e) => { if (e.message !== 'listener') throw e; thrown++; });
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    // The peer is node:net; the receiving sockets are the module's under test.
+    const srv = nodeNet.createServer(async (s) => {
+      const [who] = await new Promise((r) => s.once('data', (d) => r([String(d)])));
+      for (let i = 0; i < 6; i++) { s.write(who + i + ';'); await sleep(who === 'A' ? 5 : 7); }
+      s.end();
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    const client = (name, throwing) => new Promise((resolve, reject) => {
+      let got = '';
+      const c = net.connect(srv.address().port, '127.0.0.1', () => c.write(name));
+      c.on('data', (d) => { got += d; if (throwing) throw new Error('listener'); });
+      c.on('end', () => resolve(got));
+      c.on('error', reject);
+    });
+    const [a, b] = await Promise.all([client('A', true), client('B', false)]);
+    srv.close();
+    console.log(JSON.stringify({ a, b, threw: thrown > 0 }));
+  `;
+  const uring = runChild(script(distUrl('net/index.js')), { timeout: 20_000 });
+  const node = runChild(script('node:net'), { timeout: 20_000 });
+  assert.equal(node.status, 0, node.stderr);
+  assert.equal(uring.status, 0, uring.stderr);
+  const expect = (who: string): string => Array.from({ length: 6 }, (_, i) => `${who}${i};`).join('');
+  assert.deepEqual(node.json, { a: expect('A'), b: expect('B'), threw: true });
+  assert.deepEqual(uring.json, node.json);
 });
