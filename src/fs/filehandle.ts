@@ -27,6 +27,7 @@ import { statx as SX } from '../abi/structs.js';
 import { S_IFMT, S_IFREG, statxSize } from '../abi/statx.js';
 import type { IO } from '../driver/io.js';
 import { invalidArgType, invalidArgValue, withCode } from '../ring/errors.js';
+import { holdFdForThread, releaseFdOfThread } from '../ring/thread-fds.js';
 import { nodeFsp } from './node.js';
 import { STATX_MASK, toBigIntStats, toStats } from './stats.js';
 import {
@@ -83,6 +84,7 @@ const collected = new FinalizationRegistry<number>((fd) => {
       'using FileHandle.prototype.close(). In the future, an error will be thrown if a file descriptor is closed during garbage collection.',
     'DeprecationWarning', 'DEP0137',
   );
+  releaseFdOfThread(fd);
   fs.close(fd, () => {});
 });
 
@@ -96,15 +98,19 @@ class RingFdHandle {
     this.fd = fd;
     this.#io = io;
     collected.register(this, fd, this);
+    // A worker that exits with the handle open: its teardown closes the fd, as node's does for its handles.
+    holdFdForThread(fd);
   }
 
   close(): Promise<void> {
     collected.unregister(this);
+    releaseFdOfThread(this.fd);
     return this.#io().close(this.fd).then(() => undefined);
   }
 
   closeSync(): void {
     collected.unregister(this);
+    releaseFdOfThread(this.fd);
     fs.closeSync(this.fd);
   }
 

@@ -22,6 +22,7 @@ import type { Abortable } from 'node:events';
 import type { Stream } from 'node:stream';
 import { statx as SX } from '../abi/structs.js';
 import { BlockPool } from '../ring/blocks.js';
+import { holdFdForThread, releaseFdOfThread } from '../ring/thread-fds.js';
 import type { IO } from '../driver/io.js';
 import { backend, readyIo, resolveBackend } from './backend.js';
 import { isUringFileHandle, makeFileHandle, readAll, writeAll, writeFileArgs } from './filehandle.js';
@@ -76,6 +77,7 @@ export async function open(path: PathLike, flags?: OpenMode, mode?: Mode): Promi
   if (io === undefined) io = await ring();
   if (!io) return nodeFsp.open(path, flags, mode);
   const fd = await io.open(p as string, flagsNumber, m);
+  holdFdForThread(fd); // before the first await: a worker terminated from here on still closes it
   return makeFileHandle(fd, currentRing);
 }
 
@@ -100,7 +102,8 @@ export async function readFile(path: PathLike | NodeFileHandle, options?: ReadFi
     if (data !== null) return opts.encoding ? data.toString(opts.encoding) : data;
   }
   const fd = await io.open(path as string, flags, 0o666);
-  return closeAfter(readAll(io, fd, opts), () => io.close(fd));
+  holdFdForThread(fd);
+  return closeAfter(readAll(io, fd, opts), () => closeHeld(io, fd));
 }
 
 function isPathLike(path: unknown): path is PathLike {
@@ -132,9 +135,16 @@ async function writeWith(path: PathLike | NodeFileHandle, data: unknown, options
   checkAborted(args.options.signal);
   const flags = stringToFlags(args.options.flag || defaults.flag);
   const fd = await io.open(p as string, flags, parseFileMode(args.options.mode, 'mode', 0o666));
+  holdFdForThread(fd);
   let op = writeAll(io, fd, args.data, args.options.signal, args.options.encoding);
   if (args.flush) op = op.then(() => io.fsync(fd, false)).then(() => undefined);
-  return closeAfter(op, () => io.close(fd));
+  return closeAfter(op, () => closeHeld(io, fd));
+}
+
+/** Closes an fd of holdFdForThread(), released first (see ring/thread-fds.ts). */
+function closeHeld(io: IO, fd: number): Promise<unknown> {
+  releaseFdOfThread(fd);
+  return io.close(fd);
 }
 
 function statOptions(options: unknown): { bigint: boolean } {

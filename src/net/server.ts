@@ -21,6 +21,7 @@ import { IORING_CQE_F_MORE, IOSQE_IO_LINK, LINUX } from '../abi/constants.js';
 import { ERRNO } from '../abi/errno.js';
 import { toPathBuffer } from '../driver/io.js';
 import { native } from '../ring/native.js';
+import { holdFdForThread, releaseFdOfThread } from '../ring/thread-fds.js';
 import { prepAccept, prepBind, prepClose, prepCmdSock, prepListen, prepMultishotAccept, prepSocket, prepUnlinkat } from '../ring/prep.js';
 import {
   AF_INET, AF_INET6, AF_UNIX, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM,
@@ -274,7 +275,7 @@ export class Server extends EventEmitter {
       srv.#listenFailed(ctx, res);
       return;
     }
-    native.ownFd(res, true);
+    holdFdForThread(res);
     ctx.fd = res;
     if (ctx.id !== srv.#listeningId) {
       srv.#dropFd(res);
@@ -423,7 +424,7 @@ export class Server extends EventEmitter {
       return;
     }
     this.#unix = typeof a === 'string';
-    native.ownFd(fd, true);
+    holdFdForThread(fd);
     const ctx: ListenCtx = {
       server: this, id: this.#listeningId, fd, address: typeof a === 'string' ? a : a.address, port: typeof a === 'string' ? -1 : a.port,
       unix: this.#unix, dual: false, backlog: backlog || 511, flags: { ipv6Only: false, reusePort: false, sockopts: false },
@@ -451,7 +452,7 @@ export class Server extends EventEmitter {
   /** Closes an fd that never became (or no longer is) the server's. */
   #dropFd(fd: number): void {
     if (fd < 0) return;
-    native.ownFd(fd, false);
+    releaseFdOfThread(fd);
     const d = this.#rt!.driver;
     try {
       d.assertUsable();
@@ -528,7 +529,7 @@ export class Server extends EventEmitter {
   }
 
   #onConnection(fd: number): void {
-    native.ownFd(fd, true);
+    holdFdForThread(fd);
     if (this.maxConnections && this._connections >= this.maxConnections) {
       const data: Record<string, unknown> = { __proto__: null };
       const local = sockName(fd, false);
@@ -586,7 +587,7 @@ export class Server extends EventEmitter {
     this.#address = null;
     const d = this.#rt!.driver;
     if (this.#acceptUd) d.cancel(this.#acceptUd);
-    native.ownFd(fd, false);
+    releaseFdOfThread(fd);
     const path = this.#unix && this._pipeName && this._pipeName[0] !== '\0' ? this._pipeName : null;
     this.#handleClosing++;
     const done = (): void => {

@@ -23,6 +23,7 @@ import {
 import { ERRNO } from '../abi/errno.js';
 import type { Driver } from '../driver/driver.js';
 import { native } from '../ring/native.js';
+import { holdFdForThread, releaseFdOfThread } from '../ring/thread-fds.js';
 import {
   Iovecs, Msghdr, prepBind, prepClose, prepCmdSock, prepConnect, prepRecv, prepRecvMultishot, prepSend,
   prepSendmsg, prepSendZc, prepShutdown, prepSocket, prepTimeout,
@@ -710,7 +711,7 @@ export class Socket extends Duplex {
     this.#closing = true;
     const d = this.#rt.driver;
     // Disowned first: from here the number may be reused by anyone, the teardown must not close it.
-    native.ownFd(fd, false);
+    releaseFdOfThread(fd);
     if (this.#recv === RECV_ARMED) {
       this.#recv = RECV_CANCELLING;
       d.cancel(this.#recvUd);
@@ -934,7 +935,7 @@ export class Socket extends Duplex {
       s.#connectFailed(t.req, res);
       return;
     }
-    native.ownFd(res, true);
+    holdFdForThread(res);
     s.#fd = res;
     const req = t.req;
     const d = s.#rt.driver;
@@ -1010,7 +1011,7 @@ export class Socket extends Duplex {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
-    native.ownFd(fd, false);
+    releaseFdOfThread(fd);
     try {
       submit(this.#rt.driver, (sqe) => prepClose(sqe, fd), ignore, null, null);
     } catch {
@@ -1348,7 +1349,7 @@ function adoptFd(fd: unknown): number {
   if (kind === undefined) {
     throw Object.assign(new TypeError(`Unsupported fd type: ${fd} is not a socket`), { code: 'ERR_INVALID_FD_TYPE' });
   }
-  native.ownFd(fd, true);
+  holdFdForThread(fd);
   return fd;
 }
 

@@ -306,3 +306,44 @@ test('an AbortSignal whose addEventListener throws: the op is refused before it 
   assert.equal(fs.readFileSync(target, 'utf8'), 'unchanged');
   fs.closeSync(fd);
 });
+
+test('FileHandles a worker leaves open are closed when it exits or is terminated, as node:fs/promises\' are; a closed one\'s fd number is not', async () => {
+  const file = path.join(dir, 'worker-fh');
+  fs.writeFileSync(file, 'x');
+  const fdCount = (): number => fs.readdirSync('/proc/self/fd').length;
+  const run = async (mod: string): Promise<number> => {
+    const src = `
+      import * as f from ${JSON.stringify(mod)};
+      import { parentPort, workerData } from 'node:worker_threads';
+      globalThis.keep = [];
+      for (let i = 0; i < 5; i++) globalThis.keep.push(await f.open(${JSON.stringify(file)}, 'r'));
+      // One closed before the exit: its number is free again for the main thread, and must stay its.
+      const closed = await f.open(${JSON.stringify(file)}, 'r');
+      const closedFd = closed.fd;
+      await closed.close();
+      parentPort.postMessage(closedFd);
+      await new Promise((r) => parentPort.once('message', r));
+      if (workerData.exit) process.exit(0); // else: terminate()d with the handles open
+      setInterval(() => {}, 1000);
+    `;
+    const before = fdCount();
+    const { Worker } = await import('node:worker_threads');
+    for (let n = 0; n < 6; n++) {
+      const w = new Worker(src, { eval: true, workerData: { exit: n % 2 === 0 } });
+      const exited = new Promise((r) => w.once('exit', r));
+      const closedFd = await new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+      // Take that number in this thread (lowest free fd: the one the worker just closed, or a lower one).
+      const mine = fs.openSync(file, 'r');
+      assert.ok(mine <= closedFd, `this thread's fd ${mine} reuses a number at or below ${closedFd}`);
+      w.postMessage('go');
+      if (n % 2) await w.terminate();
+      await exited;
+      assert.doesNotThrow(() => fs.fstatSync(mine), `fd ${mine} of this thread survived the worker's teardown`);
+      fs.closeSync(mine);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    return fdCount() - before;
+  };
+  assert.equal(await run('node:fs/promises'), 0);
+  assert.equal(await run(distUrl('fs/index.js')), 0, 'extra fds after 6 workers left 5 uring/fs FileHandles open each');
+});
