@@ -2,6 +2,12 @@
  * The backend of the fs API, chosen once per thread: io_uring when a ring
  * can be created, otherwise node:fs with the reason recorded. The choice can
  * be forced with URING_BACKEND=node (or =io_uring to fail loudly).
+ *
+ * The driver makes a new ring when the old one cannot serve any more (after
+ * process.setuid() & co., or closeIo()). If the kernel refuses that one (the
+ * new identity has no RLIMIT_MEMLOCK room, io_uring_group excludes it, …),
+ * the backend moves to node:fs for good, with that reason; FileHandles that
+ * are open go on with node's code on their fds.
  */
 import type { IO } from '../driver/io.js';
 
@@ -13,8 +19,9 @@ export interface BackendInfo {
   error?: Error;
 }
 
-let chosen: { info: BackendInfo; io: (() => IO) | null } | null = null;
-let loading: Promise<{ info: BackendInfo; io: (() => IO) | null }> | null = null;
+type Chosen = { info: BackendInfo; io: (() => IO | null) | null };
+let chosen: Chosen | null = null;
+let loading: Promise<Chosen> | null = null;
 
 /** This thread's IO, or null on the node:fs backend. */
 export async function currentIo(): Promise<IO | null> {
@@ -29,7 +36,7 @@ export function readyIo(): IO | null | undefined {
 }
 
 /** Resolves the backend (once). */
-export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | null }> {
+export function resolveBackend(): Promise<Chosen> {
   if (chosen) return Promise.resolve(chosen);
   loading ??= (async () => {
     const forced = process.env.URING_BACKEND;
@@ -40,12 +47,22 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | 
     try {
       const driver = await import('../driver/index.js');
       driver.io(); // create the ring now, so a failure selects the fallback
-      chosen = { info: { name: 'io_uring' }, io: () => driver.io() };
+      const ringOrFallback = (): IO | null => {
+        try {
+          return driver.io();
+        } catch (e) {
+          if (forced === 'io_uring') throw e;
+          const err = e as NodeJS.ErrnoException;
+          const reason = `a new ring (process.getuid() ${process.getuid?.()}, after an identity change or closeIo()) could not be created: ${plainMessage(err)}`;
+          chosen = { info: { name: 'node:fs', reason, error: err }, io: null };
+          return null;
+        }
+      };
+      chosen = { info: { name: 'io_uring' }, io: ringOrFallback };
     } catch (e) {
       if (forced === 'io_uring') throw e;
       const err = e as NodeJS.ErrnoException;
-      const message = err.message.split('\n').join(' ');
-      const plain = typeof err.code === 'string' && !message.includes(err.code) ? `${err.code}: ${message}` : message;
+      const plain = plainMessage(err);
       // No addon for this system, or not Linux: that message is the story. A ring the kernel
       // refused: the full diagnosis, measured now that it is needed (uring/diagnose changes nothing on import).
       const reason = err.code === 'ERR_URING_NATIVE_MISSING' || err.code === 'ERR_URING_UNSUPPORTED_PLATFORM'
@@ -60,5 +77,13 @@ export function resolveBackend(): Promise<{ info: BackendInfo; io: (() => IO) | 
 
 /** The active backend and, for the fallback, why. */
 export async function backend(): Promise<BackendInfo> {
-  return (await resolveBackend()).info;
+  const b = await resolveBackend();
+  b.io?.(); // a ring that must be remade (identity change) is remade now, so the answer is the current one
+  return (chosen ?? b).info;
+}
+
+/** An error as one line, led by its code. */
+function plainMessage(err: NodeJS.ErrnoException): string {
+  const message = err.message.split('\n').join(' ');
+  return typeof err.code === 'string' && !message.includes(err.code) ? `${err.code}: ${message}` : message;
 }

@@ -38,7 +38,8 @@ import {
 } from './validate.js';
 
 /** The IO of this thread's backend, looked up per call (a new ring after an identity change). */
-export type IoSource = () => IO;
+/** This thread's ring for a handle's next call; null once the fs backend has moved to node:fs (see backend.ts). */
+export type IoSource = () => IO | null;
 
 type NodeFileHandle = fsp.FileHandle;
 type NodeFileHandleClass = new (handle: unknown) => NodeFileHandle;
@@ -105,7 +106,9 @@ class RingFdHandle {
   close(): Promise<void> {
     collected.unregister(this);
     releaseFdOfThread(this.fd);
-    return this.#io().close(this.fd).then(() => undefined);
+    const io = this.#io();
+    if (io === null) return closeNode(this.fd);
+    return io.close(this.fd).then(() => undefined);
   }
 
   closeSync(): void {
@@ -124,6 +127,7 @@ const fchmod = promisify(fs.fchmod);
 const fchown = promisify(fs.fchown);
 const futimes = promisify(fs.futimes);
 const ftruncateNode = promisify(fs.ftruncate);
+const closeNode = promisify(fs.close);
 
 /** Node's ERR_INTERNAL_ASSERTION (a method called on something that is not a FileHandle). */
 function internalAssertion(message: string): Error {
@@ -253,6 +257,12 @@ export function writeFileArgs(data: unknown, options: unknown, defaults: Record<
 function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, io: IoSource) => UringFileHandle {
   const locked = new WeakSet<object>();
 
+  /**
+   * Each I/O method runs on the thread's ring; when there is none any more
+   * (the backend moved to node:fs, e.g. after process.setuid() to an identity
+   * that cannot create one), it runs node's own FileHandle method on the same
+   * fd, so open handles keep working and can always be closed.
+   */
   class FileHandle extends (Base as unknown as new (handle: unknown) => NodeFileHandle) {
     readonly #io: IoSource;
 
@@ -263,6 +273,8 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
 
     /** filehandle.read(buffer, offset?, length?, position?), read(buffer, options) or read(options). */
     override read(bufferOrParams?: unknown, offset?: unknown, length?: unknown, position?: unknown): Promise<any> {
+      const io = this.#io();
+      if (io === null) return super.read(bufferOrParams as any, offset as any, length as any, position as any);
       return fsCall(this, 'read', async (fd) => {
         let buffer = bufferOrParams as ArrayBufferView;
         if (!ArrayBuffer.isView(buffer)) {
@@ -287,22 +299,26 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
         if (buffer.byteLength === 0) throw invalidArgValue('buffer', buffer, 'is empty and cannot be written');
         validateOffsetLengthRead(offset as number, length as number, buffer.byteLength);
         if (!Number.isSafeInteger(position)) position = -1;
-        const bytesRead = await this.#io().read(fd, buffer, position as number, { offset: offset as number, length: length as number });
+        const bytesRead = await io.read(fd, buffer, position as number, { offset: offset as number, length: length as number });
         return { bytesRead, buffer } as ReadResult<ArrayBufferView>;
       });
     }
 
     override readv(buffers: unknown, position?: unknown): Promise<any> {
+      const io = this.#io();
+      if (io === null) return super.readv(buffers as any, position as any);
       return fsCall(this, 'readv', async (fd) => {
         validateBufferArray(buffers);
         const pos = typeof position === 'number' ? position : -1;
-        const bytesRead = await this.#io().readv(fd, buffers as ArrayBufferView[], pos);
+        const bytesRead = await io.readv(fd, buffers as ArrayBufferView[], pos);
         return { bytesRead, buffers };
       });
     }
 
     /** filehandle.write(buffer, offset?, length?, position?), write(buffer, options) or write(string, position?, encoding?). */
     override write(buffer: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<any> {
+      const io = this.#io();
+      if (io === null) return super.write(buffer as any, offsetOrOptions as any, length as any, position as any);
       return fsCall(this, 'write', async (fd) => {
         if ((buffer as ArrayBufferView | undefined)?.byteLength === 0) return { bytesWritten: 0, buffer };
         let offset = offsetOrOptions;
@@ -318,48 +334,57 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
           if (typeof length !== 'number') length = buffer.byteLength - (offset as number);
           const pos = typeof position === 'number' ? position : -1;
           validateOffsetLengthWrite(offset as number, length as number, buffer.byteLength);
-          const bytesWritten = await this.#io().write(fd, buffer, pos, { offset: offset as number, length: length as number });
+          const bytesWritten = await io.write(fd, buffer, pos, { offset: offset as number, length: length as number });
           return { bytesWritten, buffer };
         }
         validateStringAfterArrayBufferView(buffer, 'buffer');
         validateEncoding(buffer, length);
         const bytes = Buffer.from(buffer, (length as BufferEncoding) || 'utf8');
-        const bytesWritten = await this.#io().write(fd, bytes, typeof offset === 'number' ? offset : -1);
+        const bytesWritten = await io.write(fd, bytes, typeof offset === 'number' ? offset : -1);
         return { bytesWritten, buffer };
       });
     }
 
     override writev(buffers: unknown, position?: unknown): Promise<any> {
+      const io = this.#io();
+      if (io === null) return super.writev(buffers as any, position as any);
       return fsCall(this, 'writev', async (fd) => {
         validateBufferArray(buffers);
         const pos = typeof position === 'number' ? position : -1;
         if ((buffers as unknown[]).length === 0) return { bytesWritten: 0, buffers };
-        const bytesWritten = await this.#io().writev(fd, buffers as ArrayBufferView[], pos);
+        const bytesWritten = await io.writev(fd, buffers as ArrayBufferView[], pos);
         return { bytesWritten, buffers };
       });
     }
 
     override stat(options: { bigint?: boolean } = { bigint: false }): Promise<any> {
+      const io = this.#io();
+      if (io === null) return super.stat(options as any);
       return fsCall(this, 'fstat', async (fd): Promise<Stats | BigIntStats> => {
         const stx = new Uint8Array(SX.size);
-        await this.#io().statx(null, stx, { fd, mask: STATX_MASK });
+        await io.statx(null, stx, { fd, mask: STATX_MASK });
         return options?.bigint ? toBigIntStats(stx) : toStats(stx);
       });
     }
 
     override sync(): Promise<void> {
-      return fsCall(this, 'fsync', async (fd) => void (await this.#io().fsync(fd, false)));
+      const io = this.#io();
+      if (io === null) return super.sync();
+      return fsCall(this, 'fsync', async (fd) => void (await io.fsync(fd, false)));
     }
 
     override datasync(): Promise<void> {
-      return fsCall(this, 'fdatasync', async (fd) => void (await this.#io().fsync(fd, true)));
+      const io = this.#io();
+      if (io === null) return super.datasync();
+      return fsCall(this, 'fdatasync', async (fd) => void (await io.fsync(fd, true)));
     }
 
     override truncate(len: unknown = 0): Promise<void> {
+      const io = this.#io();
+      if (io === null) return super.truncate(len as any);
       return fsCall(this, 'ftruncate', async (fd) => {
         const n = Math.max(0, validateInteger(len, 'len'));
-        const io = this.#io();
-        if (io.driver.supports(IORING_OP_FTRUNCATE)) await io.ftruncate(fd, n);
+                if (io.driver.supports(IORING_OP_FTRUNCATE)) await io.ftruncate(fd, n);
         else await ftruncateNode(fd, n);
       });
     }
@@ -381,13 +406,17 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     }
 
     override readFile(options?: unknown): Promise<any> {
-      return fsCall(this, 'readFile', (fd) => readAll(this.#io(), fd, getOptions(options, { flag: 'r' })));
+      const io = this.#io();
+      if (io === null) return super.readFile(options as any);
+      return fsCall(this, 'readFile', (fd) => readAll(io, fd, getOptions(options, { flag: 'r' })));
     }
 
     override writeFile(data: unknown, options?: unknown): Promise<void> {
+      const io = this.#io();
+      if (io === null) return super.writeFile(data as any, options as any);
       return fsCall(this, 'writeFile', (fd) => {
         const args = writeFileArgs(data, options, { encoding: 'utf8', mode: 0o666, flag: 'w', flush: false });
-        return writeAll(this.#io(), fd, args.data, args.options.signal, args.options.encoding);
+        return writeAll(io, fd, args.data, args.options.signal, args.options.encoding);
       });
     }
 

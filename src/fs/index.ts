@@ -47,7 +47,7 @@ async function ring(): Promise<IO | null> {
 const statxBlocks = new BlockPool(SX.size);
 
 /** The IO for a FileHandle's later calls: this thread's current ring. */
-const currentRing = (): IO => readyIo()!;
+const currentRing = (): IO | null => readyIo() ?? null;
 
 /** handleFdClose: the op's result, then close; a close error joins the op's error (node's aggregateTwoErrors). */
 async function closeAfter<T>(op: Promise<T>, close: () => Promise<unknown>): Promise<T> {
@@ -129,7 +129,11 @@ async function writeWith(path: PathLike | NodeFileHandle, data: unknown, options
   const args = writeFileArgs(data, options, defaults);
   let io = readyIo();
   if (io === undefined) io = await ring();
-  if (isUringFileHandle(path)) return writeAll(currentRing(), path.fd, args.data, args.options.signal, args.options.encoding);
+  if (isUringFileHandle(path)) {
+    const handleIo = currentRing();
+    if (handleIo === null) return path.writeFile(data as string, options as Parameters<NodeFileHandle['writeFile']>[1]);
+    return writeAll(handleIo, path.fd, args.data, args.options.signal, args.options.encoding);
+  }
   if (!io || !isPathLike(path)) return nodeFsp.writeFile(path as PathLike, data as string, options as Parameters<typeof nodeFsp.writeFile>[2]);
   const p = getValidatedPath(path);
   checkAborted(args.options.signal);

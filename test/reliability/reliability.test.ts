@@ -17,7 +17,7 @@ import {
   enableRings, getProbe, prepNop, prepRead, prepWrite, queueInit, registerBuffers, registerFiles,
   registerRestrictions, type Ring, UringError,
 } from '../../src/ring/index.js';
-import { distUrl, fifo, NOBODY, runChild, tempDir } from '../helpers.js';
+import { distUrl, fifo, hasCommand, NOBODY, runChild, tempDir } from '../helpers.js';
 import { fuzzFor } from '../tools/fuzz.js';
 
 /** global.gc, with or without --expose-gc on the command line. */
@@ -241,6 +241,57 @@ test('identity: after setuid/setgid, rings created before refuse to submit; new 
   `);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.json, { asRoot: 'secret', old: 'ERR_URING_CREDENTIALS_CHANGED', fresh: 'EACCES:open', newRing: true, backend: 'io_uring' });
+});
+
+test('identity: when the new identity cannot create a ring (RLIMIT_MEMLOCK 0 for uid 65534 here), uring/fs moves to node:fs with the reason, and open FileHandles keep working and close', { skip: (process.getuid?.() !== 0 && 'needs root') || ((!hasCommand('prlimit') || !hasCommand('setpriv')) && 'no prlimit/setpriv (util-linux)') }, (t) => {
+  // Ask the kernel first: can uid 65534 create a ring under RLIMIT_MEMLOCK 0? (Linux 5.12-6.13 do not charge rings.)
+  const probe = runChild(`
+    import { queueInit } from ${JSON.stringify(distUrl('ring/index.js'))};
+    try { queueInit(1).queueExit(); console.log(JSON.stringify('created')); } catch (e) { console.log(JSON.stringify(e.code)); }
+  `, { prefix: ['prlimit', '--memlock=0:0', 'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'] });
+  if (probe.json !== 'ENOMEM') {
+    t.skip(`uid ${NOBODY} under RLIMIT_MEMLOCK 0 got ${probe.json ?? probe.stderr.trim()} creating a ring: this kernel does not refuse it, so there is no failing identity to test with`);
+    return;
+  }
+  const dir = tempDir();
+  fs.chmodSync(dir, 0o755);
+  const file = path.join(dir, 'public');
+  fs.writeFileSync(file, 'public bytes', { mode: 0o666 });
+  const r = runChild(`
+    import { execFileSync } from 'node:child_process';
+    import fs from 'node:fs';
+    import * as ufs from ${JSON.stringify(distUrl('fs/index.js'))};
+    const fh = await ufs.open(${JSON.stringify(file)}, 'r+');
+    const fd = fh.fd;
+    const before = (await ufs.backend()).name;
+    // The kernel charges rings of processes without CAP_IPC_LOCK to RLIMIT_MEMLOCK (asked by the doctor's test
+    // of the same kernel); with a limit of 0 the new identity cannot have one.
+    execFileSync('prlimit', ['--pid', String(process.pid), '--memlock=0:0']);
+    process.setgid(${NOBODY});
+    process.setuid(${NOBODY});
+    const out = async (f) => { try { return await f(); } catch (e) { return 'ERR ' + e.code; } };
+    const b = await ufs.backend();
+    const buf = Buffer.alloc(6);
+    const res = {
+      before,
+      after: b.name,
+      reasonHasErrno: /ENOMEM/.test(b.reason ?? ''),
+      readFile: await out(() => ufs.readFile(${JSON.stringify(file)}, 'utf8')),
+      stat: await out(async () => (await ufs.stat(${JSON.stringify(file)})).size),
+      fhRead: await out(async () => { const { bytesRead } = await fh.read(buf, 0, 6, 0); return buf.toString('utf8', 0, bytesRead); }),
+      fhWrite: await out(async () => (await fh.write('P', 0)).bytesWritten),
+      fhStat: await out(async () => (await fh.stat()).size),
+      fhReadFile: await out(async () => { await fh.read(Buffer.alloc(0), 0, 0, 0); return (await ufs.readFile(fh, 'utf8')); }),
+      fhClose: await out(async () => { await fh.close(); return 'closed'; }),
+      fdOpen: fs.existsSync('/proc/self/fd/' + fd),
+    };
+    console.log(JSON.stringify(res));
+  `);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.json, {
+    before: 'io_uring', after: 'node:fs', reasonHasErrno: true, readFile: 'public bytes', stat: 12,
+    fhRead: 'public', fhWrite: 1, fhStat: 12, fhReadFile: 'Public bytes', fhClose: 'closed', fdOpen: false,
+  });
 });
 
 test('sandboxing: an R_DISABLED ring restricted to NOP and READ rejects other opcodes (EACCES)', () => {
