@@ -46,7 +46,7 @@ import { ERRNO } from '../abi/errno.js';
 import {
   type BufRing, freeBufRing as ringFreeBufRing, getProbe, invalidArgType, invalidArgValue, invalidState, outOfRange, prepCancel64, prepLinkTimeout,
   queueInit, registerBuffers as ringRegisterBuffers, registerEventfd, registerFiles as ringRegisterFiles,
-  registerFilesSparse, registerRingFd, setupBufRing as ringSetupBufRing, unregisterBuffers as ringUnregisterBuffers,
+  registerFilesSparse, registerFilesUpdate, registerRingFd, setupBufRing as ringSetupBufRing, unregisterBuffers as ringUnregisterBuffers,
   unregisterFiles as ringUnregisterFiles, validateBuffer, validateInteger, type Probe, type Ring, Sqe, UringError,
 } from '../ring/index.js';
 import { native, type RingGuard, type Watcher } from '../ring/native.js';
@@ -73,8 +73,8 @@ const USER_LIMIT = 2 ** 52;
 const TIMEOUT_BASE = USER_LIMIT;
 /** user_data of SQEs nobody waits for (cancellations). */
 const IGNORED = Number.MAX_SAFE_INTEGER;
-const { ECANCELED, ETIME, ETIMEDOUT, EPERM, EAGAIN } = ERRNO;
-/** Size of the sparse direct-descriptor table. */
+const { ECANCELED, ETIME, ETIMEDOUT, EPERM, EAGAIN, EBADF, EBUSY, EINVAL, ENXIO } = ERRNO;
+/** Direct descriptors the driver keeps for itself (open → read → close chains), above the user's registered files. */
 const DIRECT_SLOTS = 256;
 /** At most this many submit rounds per flush; the rest waits for the next turn (keeps the CQ from overflowing). */
 const ROUNDS_PER_FLUSH = 8;
@@ -185,7 +185,17 @@ export class Driver {
   #hasError = false;
   #reaping = false;
   #drainWaiters: (() => void)[] = [];
-  #directFree: number[] | null = null;
+  /**
+   * The ring's one registered file table, shared: the user's files
+   * (registerFiles) at [0, userCap), the driver's direct slots at
+   * [userCap, userCap + DIRECT_SLOTS). null until either needs it.
+   */
+  #fileTable: { userCap: number; userCount: number } | null = null;
+  /** Free direct slots; empty when the kernel has no sparse tables (direct chains then take the plain path). */
+  #directFree: number[] = [];
+  #directBusy = 0;
+  /** The kernel refused a sparse table (before 5.19): no direct slots, and no asking again per op. */
+  #sparseRefused = false;
   #registeredBuffers: readonly ArrayBufferView[] = [];
   readonly #flushBound = (): void => this.#flush();
   readonly #retryBound = (): void => {
@@ -314,16 +324,85 @@ export class Driver {
     return this.#registeredBuffers.length;
   }
 
-  /** io_uring_register_files(3): fds for `fixedFile` ops (index = position; -1 = empty). */
+  /**
+   * io_uring_register_files(3): fds for `fixedFile` ops (index = position;
+   * -1 = an empty slot). The table is shared with the driver's own direct
+   * descriptors, which sit above the user's slots, so each keeps its own:
+   * files the driver opens never land in, or close, a slot of these. As with
+   * the kernel, registering while files are registered is EBUSY.
+   */
   registerFiles(fds: readonly number[]): void {
     this.assertUsable();
-    ringRegisterFiles(this.#ring, fds);
+    if (!Array.isArray(fds)) throw invalidArgType('fds', 'an array of file descriptors', fds);
+    if (this.#fileTable !== null && this.#fileTable.userCount > 0) {
+      throw new UringError(EBUSY, 'io_uring_register', { explanation: 'EBUSY: files are already registered on this ring; unregisterFiles() first (as IORING_REGISTER_FILES requires).' });
+    }
+    if (fds.length === 0) throw new UringError(EINVAL, 'io_uring_register', { explanation: 'EINVAL: IORING_REGISTER_FILES needs at least one file descriptor.' });
+    const table = this.#fileTable;
+    if (table === null || fds.length > table.userCap) {
+      if (this.#directBusy > 0) {
+        throw new UringError(EBUSY, 'io_uring_register', {
+          explanation: `EBUSY: ${this.#directBusy} operation(s) of uring/fs are using the ring's direct descriptors right now, and ${fds.length} files do not fit below them; register again once they completed (or before the first readFile).`,
+        });
+      }
+      if (table !== null) ringUnregisterFiles(this.#ring);
+      this.#fileTable = null;
+      if (!this.#buildFileTable(fds.length)) {
+        ringRegisterFiles(this.#ring, fds); // no sparse tables on this kernel: the user's files alone
+        this.#fileTable = { userCap: fds.length, userCount: fds.length };
+        return;
+      }
+    }
+    registerFilesUpdate(this.#ring, 0, fds);
+    this.#fileTable!.userCount = fds.length;
   }
 
-  /** io_uring_unregister_files(3). */
+  /** io_uring_unregister_files(3): the user's files; the driver's direct slots stay. */
   unregisterFiles(): void {
     this.assertUsable();
-    ringUnregisterFiles(this.#ring);
+    const table = this.#fileTable;
+    if (table === null || table.userCount === 0) throw new UringError(ENXIO, 'io_uring_register', { explanation: 'ENXIO: no files are registered on this ring.' });
+    if (this.#directBusy === 0) {
+      ringUnregisterFiles(this.#ring);
+      this.#fileTable = null;
+      this.#directFree = [];
+      return;
+    }
+    registerFilesUpdate(this.#ring, 0, new Array<number>(table.userCount).fill(-1));
+    table.userCount = 0;
+  }
+
+  /** How many files registerFiles() registered (the valid `fixedFile` indexes are below it). */
+  get registeredFileCount(): number {
+    return this.#fileTable?.userCount ?? 0;
+  }
+
+  /**
+   * Refuses a `fixedFile` index that is not one of the user's registered
+   * files (the kernel would accept an index of the driver's own direct
+   * slots, which belong to other operations). EBADF, as the kernel answers
+   * an index past its table.
+   */
+  checkFixedFile(index: number, syscall: string): void {
+    const count = this.#fileTable?.userCount ?? 0;
+    if (!(index >= 0 && index < count)) {
+      throw new UringError(EBADF, syscall, { explanation: `EBADF: fixed file ${index} is not registered (${count} file${count === 1 ? '' : 's'} registered with registerFiles()).` });
+    }
+  }
+
+  /** Registers a sparse table with `userCap` user slots below the direct ones; false if the kernel has no sparse tables. */
+  #buildFileTable(userCap: number): boolean {
+    if (this.#sparseRefused) return false;
+    try {
+      registerFilesSparse(this.#ring, userCap + DIRECT_SLOTS);
+    } catch {
+      this.#sparseRefused = true;
+      return false;
+    }
+    this.#fileTable = { userCap, userCount: 0 };
+    this.#directFree = [];
+    for (let i = userCap + DIRECT_SLOTS - 1; i >= userCap; i--) this.#directFree.push(i);
+    return true;
   }
 
   /**
@@ -347,26 +426,23 @@ export class Driver {
   }
 
   /**
-   * A free slot of the registered (direct) file table, for ops that open,
-   * use and close a file in one linked chain; -1 if none (or the kernel
-   * refused the table). The table is registered sparse on first use.
+   * A free direct slot of the registered file table (above the user's
+   * files), for ops that open, use and close a file in one linked chain; -1
+   * if none (or the kernel refused the table). The table is registered
+   * sparse on first use.
    */
   takeDirectSlot(): number {
-    if (this.#directFree === null) {
-      this.#directFree = [];
-      try {
-        registerFilesSparse(this.#ring, DIRECT_SLOTS);
-        for (let i = DIRECT_SLOTS - 1; i >= 0; i--) this.#directFree.push(i);
-      } catch {
-        // no direct descriptors on this kernel: callers take the plain path
-      }
-    }
-    return this.#directFree.pop() ?? -1;
+    if (this.#fileTable === null && !this.#buildFileTable(0)) return -1;
+    const slot = this.#directFree.pop();
+    if (slot === undefined) return -1;
+    this.#directBusy++;
+    return slot;
   }
 
   /** Returns a direct slot once the op that closed it has completed. */
   releaseDirectSlot(slot: number): void {
-    this.#directFree!.push(slot);
+    this.#directFree.push(slot);
+    this.#directBusy--;
   }
 
   // ---------------------------------------------------------------- op table

@@ -260,6 +260,13 @@ export class IO {
   #submit(syscall: string, path: string | undefined, pin: unknown, pin2: unknown, opts: OpOptions | undefined, dest: string | undefined,
     prep: PrepFn, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): Promise<number> {
     const driver = this.driver;
+    if (opts?.fixedFile) {
+      try {
+        driver.checkFixedFile(a as number, syscall);
+      } catch (err) {
+        return this.#refuse(err);
+      }
+    }
     const mark = driver.txBegin();
     try {
       const sqe = driver.txSqe();
@@ -646,6 +653,7 @@ export class IO {
 
   #rwInto(prep: PrepFn, fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number, callback: Completion<any>, token: unknown, pin2: unknown, bufIndex: number, fixedFile: boolean): number {
     const driver = this.driver;
+    if (fixedFile) driver.checkFixedFile(fd, prep === prepReadFixed ? 'read' : 'write');
     const mark = driver.txBegin();
     try {
       const sqe = driver.txSqe();

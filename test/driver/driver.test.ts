@@ -186,3 +186,53 @@ test('each worker thread gets its own ring', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.json, { distinct: true, nop: 0 });
 });
+
+test('registered files and the driver\'s own direct descriptors share the ring\'s table without touching each other', async () => {
+  const io = new IO(new Driver());
+  const mine = path.join(dir, 'mine');
+  const other = path.join(dir, 'other');
+  fs.writeFileSync(mine, 'MINE-0123456789');
+  fs.writeFileSync(other, 'other-file');
+  const fdA = fs.openSync(mine, 'r');
+  const fdB = fs.openSync(other, 'r');
+  const fixedRead = async (index: number): Promise<string> => {
+    const b = Buffer.alloc(4);
+    const n = await io.read(index, b, 0, { fixedFile: true });
+    return b.toString('utf8', 0, n);
+  };
+  // The driver's direct slots exist first (a small-file read), then the user registers: no EBUSY.
+  assert.equal((await io.readSmallFile(other))?.toString(), 'other-file');
+  io.registerFiles([fdA]);
+  assert.equal(await fixedRead(0), 'MINE');
+  // Reads that open and close through direct slots leave the user's slot 0 alone.
+  // (300 at once: 256 take a direct slot, the rest are told to read the long way: null.)
+  const many = await Promise.all(Array.from({ length: 300 }, () => io.readSmallFile(other)));
+  assert.equal(many.filter((b) => b?.toString() === 'other-file').length, 256);
+  assert.equal(many.filter((b) => b === null).length, 44);
+  assert.equal(await fixedRead(0), 'MINE');
+  // Indexes that are not the user's (the direct slots above them included) are EBADF, before any SQE.
+  await assert.rejects(io.read(1, Buffer.alloc(4), 0, { fixedFile: true }), { code: 'EBADF', syscall: 'read' });
+  const fixedBuf = Buffer.alloc(4096);
+  io.registerBuffers([fixedBuf]);
+  assert.throws(() => io.readFixedInto(1, fixedBuf, 0, 4, 0, 0, true, () => {}, 0), { code: 'EBADF' });
+  // As with the kernel: registering again while registered is EBUSY.
+  assert.throws(() => io.registerFiles([fdB]), { code: 'EBUSY' });
+  // Growing the user part while direct slots are in use cannot move them: EBUSY that says why.
+  const inFlight = io.readSmallFile(other);
+  io.unregisterFiles();
+  assert.throws(() => io.registerFiles([fdA, fdB]), (e: Error & { code?: string }) => e.code === 'EBUSY' && /direct descriptors/.test(e.message));
+  assert.equal((await inFlight)?.toString(), 'other-file');
+  // Once they completed, the table is rebuilt with room for both.
+  io.registerFiles([fdB, fdA]);
+  assert.equal(await fixedRead(0), 'othe');
+  assert.equal(await fixedRead(1), 'MINE');
+  assert.equal((await io.readSmallFile(mine))?.toString(), 'MINE-0123456789');
+  // Unregistering leaves the driver's reads working.
+  io.unregisterFiles();
+  assert.throws(() => io.unregisterFiles(), { code: 'ENXIO' });
+  assert.equal((await io.readSmallFile(mine))?.toString(), 'MINE-0123456789');
+  await assert.rejects(io.read(0, Buffer.alloc(4), 0, { fixedFile: true }), { code: 'EBADF' });
+  fs.closeSync(fdA);
+  fs.closeSync(fdB);
+  await io.driver.close();
+});
