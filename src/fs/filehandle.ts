@@ -89,6 +89,11 @@ const collected = new FinalizationRegistry<number>((fd) => {
   fs.close(fd, () => {});
 });
 
+/** A view over a resizable ArrayBuffer: the ring refuses such memory (ring/memory.ts), node:fs's own code takes it. */
+function isResizableView(value: unknown): boolean {
+  return ArrayBuffer.isView(value) && (value.buffer as { resizable?: boolean }).resizable === true;
+}
+
 /** What node's FileHandle calls its native handle: the fd, close(), closeSync(), getAsyncId(). */
 class RingFdHandle {
   readonly fd: number;
@@ -222,12 +227,13 @@ export async function writeAll(io: IO, fd: number, data: unknown, signal: AbortS
   if (isCustomIterable(data)) {
     for await (const chunk of data as AsyncIterable<unknown>) {
       checkAborted(signal);
-      const bytes = ArrayBuffer.isView(chunk) ? chunk : Buffer.from(chunk as string, encoding || 'utf8');
+      const bytes = ArrayBuffer.isView(chunk) && !isResizableView(chunk) ? chunk : ArrayBuffer.isView(chunk) ? Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)) : Buffer.from(chunk as string, encoding || 'utf8');
       await writeBytes(io, fd, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), signal, true);
     }
     return;
   }
-  const view = data as ArrayBufferView;
+  let view = data as ArrayBufferView;
+  if (isResizableView(view)) view = Buffer.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength)); // the ring refuses resizable memory
   await writeBytes(io, fd, new Uint8Array(view.buffer, view.byteOffset, view.byteLength), signal, false);
 }
 
@@ -274,7 +280,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     /** filehandle.read(buffer, offset?, length?, position?), read(buffer, options) or read(options). */
     override read(bufferOrParams?: unknown, offset?: unknown, length?: unknown, position?: unknown): Promise<any> {
       const io = this.#io();
-      if (io === null) return super.read(bufferOrParams as any, offset as any, length as any, position as any);
+      if (io === null || isResizableView(bufferOrParams) || isResizableView((bufferOrParams as { buffer?: unknown } | null)?.buffer)) return super.read(bufferOrParams as any, offset as any, length as any, position as any);
       return fsCall(this, 'read', async (fd) => {
         let buffer = bufferOrParams as ArrayBufferView;
         if (!ArrayBuffer.isView(buffer)) {
@@ -306,7 +312,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
 
     override readv(buffers: unknown, position?: unknown): Promise<any> {
       const io = this.#io();
-      if (io === null) return super.readv(buffers as any, position as any);
+      if (io === null || (Array.isArray(buffers) && buffers.some(isResizableView))) return super.readv(buffers as any, position as any);
       return fsCall(this, 'readv', async (fd) => {
         validateBufferArray(buffers);
         const pos = typeof position === 'number' ? position : -1;
@@ -318,7 +324,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     /** filehandle.write(buffer, offset?, length?, position?), write(buffer, options) or write(string, position?, encoding?). */
     override write(buffer: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<any> {
       const io = this.#io();
-      if (io === null) return super.write(buffer as any, offsetOrOptions as any, length as any, position as any);
+      if (io === null || isResizableView(buffer)) return super.write(buffer as any, offsetOrOptions as any, length as any, position as any);
       return fsCall(this, 'write', async (fd) => {
         if ((buffer as ArrayBufferView | undefined)?.byteLength === 0) return { bytesWritten: 0, buffer };
         let offset = offsetOrOptions;
@@ -347,7 +353,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
 
     override writev(buffers: unknown, position?: unknown): Promise<any> {
       const io = this.#io();
-      if (io === null) return super.writev(buffers as any, position as any);
+      if (io === null || (Array.isArray(buffers) && buffers.some(isResizableView))) return super.writev(buffers as any, position as any);
       return fsCall(this, 'writev', async (fd) => {
         validateBufferArray(buffers);
         const pos = typeof position === 'number' ? position : -1;

@@ -45,6 +45,11 @@ const RECV_IDLE = 0;
 const RECV_ARMED = 1;
 const RECV_CANCELLING = 2;
 
+/** A chunk the ring may send from: one over a resizable ArrayBuffer (which the ring refuses: it could shrink in flight) is copied, as node:net's write would have read it at this moment. */
+function sendable(chunk: Buffer): Buffer {
+  return (chunk.buffer as { resizable?: boolean }).resizable === true ? Buffer.from(chunk) : chunk;
+}
+
 /**
  * Bytes one multishot receive may take before it ends and is re-armed
  * (IORING_RECV_MSHOT_LIM). Without it the kernel keeps filling buffers for
@@ -533,13 +538,13 @@ export class Socket extends Duplex {
       const list = data as WriteChunk[];
       bufs = new Array<Buffer>(list.length);
       for (let i = 0; i < list.length; i++) {
-        const c = list[i].chunk;
+        const c = sendable(list[i].chunk);
         bufs[i] = c;
         total += c.length;
       }
       if (bufs.length > 1 && total <= JOIN_MAX) bufs = [Buffer.concat(bufs, total)];
     } else {
-      bufs = [data as Buffer];
+      bufs = [sendable(data as Buffer)];
       total = (data as Buffer).length;
     }
     if (total === 0) {

@@ -17,10 +17,14 @@
  *    caller's job: the driver holds every buffer of an op until its last CQE;
  *    the raw ring layer (ring/prep.ts) holds nothing.
  *  - Buffers over a SharedArrayBuffer work (their memory is reference-counted
- *    across threads and cannot be transferred).
+ *    across threads and cannot be transferred; a growable one only grows).
+ *  - A resizable ArrayBuffer is refused (ERR_INVALID_ARG_VALUE): resize()
+ *    can give its pages back while the kernel writes, and a shrink that
+ *    stays within a page leaves the kernel writing past the new length.
+ *    uring/fs hands such buffers to node:fs instead.
  */
 import { markAsUntransferable } from 'node:worker_threads';
-import { outOfRange, invalidArgType, UringError } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, UringError } from './errors.js';
 import { native } from './native.js';
 
 const kAddress = Symbol('uring.address');
@@ -34,6 +38,11 @@ function lookup(buffer: Addressed, view: ArrayBufferView | null): number {
 
 function remember(buffer: Addressed, view: ArrayBufferView | null): number {
   let base: number;
+  if ((buffer as { resizable?: boolean }).resizable === true) {
+    // Its memory can be given back (resize() down) while the kernel still writes into it, and nothing
+    // can hold it at its length: refused, once per buffer (the address is cached for the others).
+    throw invalidArgValue('buffer', view ?? buffer, 'is backed by a resizable ArrayBuffer, which could shrink while the kernel uses it; use a fixed-length ArrayBuffer or a (growable) SharedArrayBuffer');
+  }
   if (buffer instanceof ArrayBuffer) {
     base = native.addressOf(buffer);
     markAsUntransferable(buffer);
