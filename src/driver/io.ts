@@ -163,8 +163,13 @@ export function parseMode(value: unknown, name: string, fallback: number): numbe
   return validateInteger(value, name, 0, 0xffffffff);
 }
 
-function checkOptions(opts: OpOptions | undefined): void {
-  if (opts === undefined) return;
+/**
+ * Validates the per-op options and returns what was validated, read once:
+ * an options object with getters cannot hand one value to the check and
+ * another to the op.
+ */
+function checkOptions(opts: OpOptions | undefined): OpOptions | undefined {
+  if (opts === undefined) return undefined;
   if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'of type object', opts);
   const { signal, timeout, fixedFile } = opts;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
@@ -174,6 +179,7 @@ function checkOptions(opts: OpOptions | undefined): void {
   }
   if (fixedFile !== undefined && typeof fixedFile !== 'boolean') throw invalidArgType('options.fixedFile', 'of type boolean', fixedFile);
   if (signal?.aborted) throw abortError(signal);
+  return { signal, timeout, fixedFile };
 }
 
 function validateCallback(callback: unknown): void {
@@ -315,8 +321,8 @@ export class IO {
       validateFd(fd);
       const [buf, off, len] = span(buffer, opts?.offset, opts?.length);
       const pos = validatePosition(position);
-      checkOptions(opts);
-      return this.#submit(syscall, undefined, buf, undefined, opts, undefined, prep, fd, buf, len, pos, off);
+      const checked = checkOptions(opts);
+      return this.#submit(syscall, undefined, buf, undefined, checked, undefined, prep, fd, buf, len, pos, off);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -345,8 +351,8 @@ export class IO {
       const buf = validateBuffer(buffer);
       const index = this.#fixedIndex(bufIndex);
       const pos = validatePosition(position);
-      checkOptions(opts);
-      return this.#submit(syscall, undefined, buf, this.driver.registeredBuffer(index), opts, undefined, prep, fd, buf, buf.byteLength, pos, index, 0);
+      const checked = checkOptions(opts);
+      return this.#submit(syscall, undefined, buf, this.driver.registeredBuffer(index), checked, undefined, prep, fd, buf, buf.byteLength, pos, index, 0);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -360,8 +366,8 @@ export class IO {
       buffers.forEach((b, i) => validateBuffer(b, `buffers[${i}]`));
       const iov = new Iovecs(buffers); // holds every buffer (a copy of the array) until the CQE
       const pos = validatePosition(position);
-      checkOptions(opts);
-      return this.#submit(syscall, undefined, iov, undefined, opts, undefined, prep, fd, iov, iov.length, pos);
+      const checked = checkOptions(opts);
+      return this.#submit(syscall, undefined, iov, undefined, checked, undefined, prep, fd, iov, iov.length, pos);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -383,8 +389,8 @@ export class IO {
       this.driver.assertUsable();
       validateFd(fd);
       if (typeof datasync !== 'boolean') throw invalidArgType('datasync', 'of type boolean', datasync);
-      checkOptions(opts);
-      return this.#submit(datasync ? 'fdatasync' : 'fsync', undefined, null, undefined, opts, undefined, prepFsync, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+      const checked = checkOptions(opts);
+      return this.#submit(datasync ? 'fdatasync' : 'fsync', undefined, null, undefined, checked, undefined, prepFsync, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -396,9 +402,9 @@ export class IO {
       this.driver.assertUsable();
       validateFd(fd);
       validateInteger(length, 'len', 0, TWO_53);
-      checkOptions(opts);
+      const checked = checkOptions(opts);
       if (!this.driver.supports(IORING_OP_FTRUNCATE)) throw new UringError(ERRNO.EOPNOTSUPP, 'ftruncate', { explanation: 'EOPNOTSUPP: this kernel has no IORING_OP_FTRUNCATE (Linux 6.9+).' });
-      return this.#submit('ftruncate', undefined, null, undefined, opts, undefined, prepFtruncate, fd, length);
+      return this.#submit('ftruncate', undefined, null, undefined, checked, undefined, prepFtruncate, fd, length);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -411,9 +417,9 @@ export class IO {
       const p = toPathBuffer(path);
       validateInteger(flags, 'flags', -0x80000000, 0xffffffff);
       const m = parseMode(mode, 'mode', 0o666);
-      checkOptions(opts);
+      const checked = checkOptions(opts);
       const dirfd = validateDirfd(opts?.dirfd);
-      return this.#submit('open', pathText(path), p, undefined, opts, undefined, prepOpenat, dirfd, p, (flags | LINUX.O_CLOEXEC) >>> 0, m);
+      return this.#submit('open', pathText(path), p, undefined, checked, undefined, prepOpenat, dirfd, p, (flags | LINUX.O_CLOEXEC) >>> 0, m);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -424,8 +430,8 @@ export class IO {
     try {
       this.driver.assertUsable();
       validateFd(fd);
-      checkOptions(opts);
-      return this.#submit('close', undefined, null, undefined, opts, undefined, prepClose, fd);
+      const checked = checkOptions(opts);
+      return this.#submit('close', undefined, null, undefined, checked, undefined, prepClose, fd);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -452,9 +458,9 @@ export class IO {
       } else {
         p = toPathBuffer(path);
       }
-      checkOptions(opts);
+      const checked = checkOptions(opts);
       const name = syscall ?? (path === null ? 'fstat' : flags & AT_SYMLINK_NOFOLLOW ? 'lstat' : 'stat');
-      return this.#submit(name, path === null ? undefined : pathText(path), p, stx, opts, undefined, prepStatx, dirfd, p, flags, m, stx);
+      return this.#submit(name, path === null ? undefined : pathText(path), p, stx, checked, undefined, prepStatx, dirfd, p, flags, m, stx);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -466,8 +472,8 @@ export class IO {
       this.driver.assertUsable();
       const p = toPathBuffer(path);
       const m = parseMode(mode, 'mode', 0o777);
-      checkOptions(opts);
-      return this.#submit('mkdir', pathText(path), p, undefined, opts, undefined, prepMkdirat, AT_FDCWD, p, m);
+      const checked = checkOptions(opts);
+      return this.#submit('mkdir', pathText(path), p, undefined, checked, undefined, prepMkdirat, AT_FDCWD, p, m);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -479,8 +485,8 @@ export class IO {
       this.driver.assertUsable();
       const p = toPathBuffer(path);
       if (typeof dir !== 'boolean') throw invalidArgType('dir', 'of type boolean', dir);
-      checkOptions(opts);
-      return this.#submit(dir ? 'rmdir' : 'unlink', pathText(path), p, undefined, opts, undefined, prepUnlinkat, AT_FDCWD, p, dir ? AT_REMOVEDIR : 0);
+      const checked = checkOptions(opts);
+      return this.#submit(dir ? 'rmdir' : 'unlink', pathText(path), p, undefined, checked, undefined, prepUnlinkat, AT_FDCWD, p, dir ? AT_REMOVEDIR : 0);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -502,8 +508,8 @@ export class IO {
       this.driver.assertUsable();
       const a = toPathBuffer(from, fromName);
       const b = toPathBuffer(to, 'newPath');
-      checkOptions(opts);
-      return this.#submit(syscall, pathText(from), a, b, opts, pathText(to), prep, AT_FDCWD, a, AT_FDCWD, b, 0);
+      const checked = checkOptions(opts);
+      return this.#submit(syscall, pathText(from), a, b, checked, pathText(to), prep, AT_FDCWD, a, AT_FDCWD, b, 0);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -515,8 +521,8 @@ export class IO {
       this.driver.assertUsable();
       const a = toPathBuffer(target, 'target');
       const b = toPathBuffer(path);
-      checkOptions(opts);
-      return this.#submit('symlink', pathText(target), a, b, opts, pathText(path), prepSymlinkat, a, AT_FDCWD, b);
+      const checked = checkOptions(opts);
+      return this.#submit('symlink', pathText(target), a, b, checked, pathText(path), prepSymlinkat, a, AT_FDCWD, b);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -526,8 +532,8 @@ export class IO {
   nop(opts?: OpOptions): Promise<number> {
     try {
       this.driver.assertUsable();
-      checkOptions(opts);
-      return this.#submit('nop', undefined, null, undefined, opts, undefined, prepNop);
+      const checked = checkOptions(opts);
+      return this.#submit('nop', undefined, null, undefined, checked, undefined, prepNop);
     } catch (e) {
       return this.#refuse(e);
     }
@@ -562,8 +568,9 @@ export class IO {
         this.#refusal = undefined;
         const started = ops[i]();
         if (started instanceof Promise) promises.push(started);
-        if (driver.txOpCount === before) {
-          throw this.#refusal ?? invalidArgValue(`ops[${i}]`, ops[i], 'must start exactly one operation of this IO and return its promise');
+        if (driver.txOpCount !== before + 1) {
+          // None (refused, or not an op of this IO) or several: either way the chain would not be the one asked for.
+          throw (driver.txOpCount === before ? this.#refusal : undefined) ?? invalidArgValue(`ops[${i}]`, ops[i], 'must start exactly one operation of this IO and return its promise');
         }
       }
       const n = driver.txSqeCount;

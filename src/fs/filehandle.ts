@@ -89,6 +89,16 @@ const collected = new FinalizationRegistry<number>((fd) => {
   fs.close(fd, () => {});
 });
 
+/**
+ * A file position as node's FileHandle methods take it: a non-negative safe
+ * integer is that offset; anything else (null, negative, fractional, a
+ * bigint, which node 20's promise read/write also ignore) means the current
+ * position, as libuv reads a negative offset.
+ */
+function filePosition(position: unknown): number {
+  return typeof position === 'number' && Number.isSafeInteger(position) && position >= 0 ? position : -1;
+}
+
 /** A view over a resizable ArrayBuffer: the ring refuses such memory (ring/memory.ts), node:fs's own code takes it. */
 function isResizableView(value: unknown): boolean {
   return ArrayBuffer.isView(value) && (value.buffer as { resizable?: boolean }).resizable === true;
@@ -304,7 +314,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
         if (length === 0) return { bytesRead: 0, buffer };
         if (buffer.byteLength === 0) throw invalidArgValue('buffer', buffer, 'is empty and cannot be written');
         validateOffsetLengthRead(offset as number, length as number, buffer.byteLength);
-        if (!Number.isSafeInteger(position)) position = -1;
+        position = filePosition(position);
         const bytesRead = await io.read(fd, buffer, position as number, { offset: offset as number, length: length as number });
         return { bytesRead, buffer } as ReadResult<ArrayBufferView>;
       });
@@ -315,7 +325,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
       if (io === null || (Array.isArray(buffers) && buffers.some(isResizableView))) return super.readv(buffers as any, position as any);
       return fsCall(this, 'readv', async (fd) => {
         validateBufferArray(buffers);
-        const pos = typeof position === 'number' ? position : -1;
+        const pos = filePosition(position);
         const bytesRead = await io.readv(fd, buffers as ArrayBufferView[], pos);
         return { bytesRead, buffers };
       });
@@ -338,7 +348,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
           if (offset === null || offset === undefined) offset = 0;
           else validateInteger(offset, 'offset', 0);
           if (typeof length !== 'number') length = buffer.byteLength - (offset as number);
-          const pos = typeof position === 'number' ? position : -1;
+          const pos = filePosition(position);
           validateOffsetLengthWrite(offset as number, length as number, buffer.byteLength);
           const bytesWritten = await io.write(fd, buffer, pos, { offset: offset as number, length: length as number });
           return { bytesWritten, buffer };
@@ -346,7 +356,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
         validateStringAfterArrayBufferView(buffer, 'buffer');
         validateEncoding(buffer, length);
         const bytes = Buffer.from(buffer, (length as BufferEncoding) || 'utf8');
-        const bytesWritten = await io.write(fd, bytes, typeof offset === 'number' ? offset : -1);
+        const bytesWritten = await io.write(fd, bytes, filePosition(offset));
         return { bytesWritten, buffer };
       });
     }
@@ -356,7 +366,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
       if (io === null || (Array.isArray(buffers) && buffers.some(isResizableView))) return super.writev(buffers as any, position as any);
       return fsCall(this, 'writev', async (fd) => {
         validateBufferArray(buffers);
-        const pos = typeof position === 'number' ? position : -1;
+        const pos = filePosition(position);
         if ((buffers as unknown[]).length === 0) return { bytesWritten: 0, buffers };
         const bytesWritten = await io.writev(fd, buffers as ArrayBufferView[], pos);
         return { bytesWritten, buffers };

@@ -94,14 +94,15 @@ export async function readFile(path: PathLike | NodeFileHandle, options?: ReadFi
   let io = readyIo();
   if (io === undefined) io = await ring();
   if (!io || !isPathLike(path)) return nodeFsp.readFile(path as PathLike, options as Parameters<typeof nodeFsp.readFile>[1]);
+  const p = getValidatedPath(path);
   checkAborted(opts.signal);
   const flags = stringToFlags(flag);
   if (flags === stringToFlags('r') && opts.signal === undefined) {
     // Small regular files: one round trip (statx + open → read → close, linked, on a direct descriptor).
-    const data = await io.readSmallFile(path as string);
+    const data = await io.readSmallFile(p as string);
     if (data !== null) return opts.encoding ? data.toString(opts.encoding) : data;
   }
-  const fd = await io.open(path as string, flags, 0o666);
+  const fd = await io.open(p as string, flags, 0o666);
   holdFdForThread(fd);
   return closeAfter(readAll(io, fd, opts), () => closeHeld(io, fd));
 }

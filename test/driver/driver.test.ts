@@ -236,3 +236,34 @@ test('registered files and the driver\'s own direct descriptors share the ring\'
   fs.closeSync(fdB);
   await io.driver.close();
 });
+
+test('options are read once (a getter cannot pass the check and then hand the op another value); a link() thunk must start exactly one op', async () => {
+  const io = new IO(new Driver());
+  const file = path.join(dir, 'getter');
+  fs.writeFileSync(file, 'abcd');
+  const fd = fs.openSync(file, 'r');
+  for (const later of [Number.NaN, -5, 1e22]) {
+    let reads = 0;
+    const opts = { get timeout() { return reads++ === 0 ? 10_000 : later; } };
+    assert.equal(await io.read(fd, Buffer.alloc(4), 0, opts), 4);
+    assert.equal(reads, 1, 'timeout read once');
+  }
+  let signalReads = 0;
+  const ac = new AbortController();
+  const sneaky = { get signal() { return signalReads++ === 0 ? undefined : ac.signal; } };
+  ac.abort();
+  assert.equal(await io.read(fd, Buffer.alloc(4), 0, sneaky as { signal?: AbortSignal }), 4, 'the signal that was checked (none) is the one used');
+  // Two ops from one thunk: refused whole, nothing submitted, both started ops cancelled.
+  const started: Promise<number>[] = [];
+  const twice = (): Promise<number> => {
+    started.push(io.read(fd, Buffer.alloc(1), 0));
+    const second = io.read(fd, Buffer.alloc(1), 1);
+    started.push(second);
+    return second;
+  };
+  await assert.rejects(io.link(twice, () => io.nop()), { code: 'ERR_INVALID_ARG_VALUE' });
+  for (const p of started) await assert.rejects(p, { code: 'ECANCELED' });
+  assert.equal(io.driver.pending, 0);
+  fs.closeSync(fd);
+  await io.driver.close();
+});

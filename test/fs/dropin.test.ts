@@ -347,3 +347,30 @@ test('FileHandles a worker leaves open are closed when it exits or is terminated
   assert.equal(await run('node:fs/promises'), 0);
   assert.equal(await run(distUrl('fs/index.js')), 0, 'extra fds after 6 workers left 5 uring/fs FileHandles open each');
 });
+
+test('positions node ignores (negative, fractional, bigint) mean the current position, as in node:fs/promises; file URLs are checked as node checks them', async () => {
+  const run = async (m: typeof fsp): Promise<unknown[]> => {
+    const file = path.join(dir, `positions-${m === fsp ? 'node' : 'uring'}`);
+    fs.writeFileSync(file, 'abcdefghij');
+    const fh = await m.open(file, 'r+');
+    const out = async (f: () => Promise<{ bytesRead?: number; bytesWritten?: number }>): Promise<unknown> => {
+      try {
+        const r = await f();
+        return r.bytesRead ?? r.bytesWritten;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code;
+      }
+    };
+    const b = Buffer.alloc(4);
+    const seen: unknown[] = [];
+    for (const pos of [-7, 2n, 1.5, 3] as unknown as number[]) seen.push(await out(() => fh.read(b, 0, 4, pos)), b.toString());
+    for (const pos of [-3, 2.5, 2n, 1] as unknown as number[]) seen.push(await out(() => fh.write(Buffer.from('XY'), 0, 2, pos)));
+    for (const pos of [-5, 1.5, 2n, 0] as unknown as number[]) seen.push(await out(() => fh.write('st', pos)));
+    seen.push(await out(() => fh.readv([Buffer.alloc(2)], -2)), await out(() => fh.writev([Buffer.from('W')], -2)), await out(() => fh.writev([Buffer.from('V')], 1.5)));
+    await fh.close();
+    seen.push(fs.readFileSync(file, 'utf8'));
+    for (const u of [new URL('http://x/y'), new URL('file://host/x')]) seen.push(await m.readFile(u).then(() => 'read', (e: NodeJS.ErrnoException) => e.code));
+    return seen;
+  };
+  assert.deepEqual(await run(ufs as unknown as typeof fsp), await run(fsp));
+});
