@@ -1,6 +1,7 @@
 /** A small scenario for `npm run memcheck` (valgrind): the raw ring (CQE32, fixed buffers, double exit), the driver, the watcher lifecycle. */
 // @ts-nocheck -- a script, typed loosely on purpose
-import { queueInit, prepNop, prepRead, registerBuffers, native } from '../../src/ring/index.js';
+import { queueInit, prepRead, registerBuffers } from '../../src/ring/index.js';
+import { native } from '../../src/ring/native.js';
 import { io } from '../../src/driver/index.js';
 import fs from 'node:fs';
 const file = `${process.env.TMPDIR ?? '/tmp'}/uring-memcheck.bin`;
