@@ -45,6 +45,14 @@ const RECV_IDLE = 0;
 const RECV_ARMED = 1;
 const RECV_CANCELLING = 2;
 
+/** Chunks (and, last, a receive's final result) held back behind a throwing 'data' listener. */
+type HeldList = Array<Buffer | number>;
+
+/** Results of a receive that only re-arm it (no data, no end): handled at once even behind held chunks. */
+function isRetry(res: number, rt: Runtime): boolean {
+  return res === ECANCELED || res === ENOBUFS || (res === EINVAL && (rt.features.recvBudget || rt.features.bundle || (rt.features.multishotRecv && rt.pool !== null)));
+}
+
 /** A chunk the ring may send from: one over a resizable ArrayBuffer (which the ring refuses: it could shrink in flight) is copied, as node:net's write would have read it at this moment. */
 function sendable(chunk: Buffer): Buffer {
   return (chunk.buffer as { resizable?: boolean }).resizable === true ? Buffer.from(chunk) : chunk;
@@ -262,6 +270,9 @@ export class Socket extends Duplex {
   #readWanted = false;
   #eof = false;
   #plainBuf: Buffer | null = null;
+  /** What a throwing 'data' listener held back (see #pushChunks); null when nothing is. */
+  #held: HeldList | null = null;
+  #heldMore = false;
   #write: WriteReq | null = null;
   #writeUd = 0;
   #opUd = 0;
@@ -400,28 +411,32 @@ export class Socket extends Duplex {
   }
 
   /**
-   * Pushes chunks[0, n) to the reader, then stops or re-arms the receive as
-   * backpressure says. `chunks` may be the thread's shared scratch list: it is
-   * emptied before anything can run after a throwing 'data' listener, so no
-   * other socket ever sees these chunks. The exception goes on up (to
-   * 'uncaughtException', as from node:net's read callback); the chunks after
-   * the one whose listener threw still reach this socket, in order, on the
-   * next tick, and the receive is re-armed as if nothing had thrown.
+   * Pushes list[0, n) to the reader and returns push()'s last answer. `list`
+   * may be the thread's shared scratch list: it is emptied before anything
+   * can run after a throwing 'data' listener, so no other socket ever sees
+   * these chunks. The exception goes on up (to 'uncaughtException', as from
+   * node:net's read callback); what followed the chunk whose listener threw
+   * (the rest of the list, and anything this socket receives meanwhile,
+   * its end included) is held and delivered in order on the next tick.
    */
-  #pushChunks(chunks: ChunkList, n: number, more: boolean): void {
+  #pushChunks(list: HeldList, n: number, more: boolean): boolean {
     let ok = true;
     let i = 0;
     try {
-      for (; i < n; i++) ok = this.push(chunks[i]);
+      for (; i < n; i++) ok = this.push(list[i]);
     } catch (e) {
-      const rest = chunks.slice(i + 1, n);
-      chunks.length = 0;
-      process.nextTick(() => {
-        if (!this.destroyed) this.#pushChunks(rest, rest.length, more);
-      });
+      this.#held = list.slice(i + 1);
+      this.#heldMore = more;
+      list.length = 0;
+      process.nextTick(Socket.#releaseHeldOf, this);
       throw e;
     }
-    chunks.length = 0;
+    list.length = 0;
+    return ok;
+  }
+
+  /** After a push: stop at the high-water mark, or re-arm a receive that ended. */
+  #afterPush(ok: boolean, more: boolean): void {
     if (!ok) {
       if (more) this.#stopReading();
       else this.#readWanted = false;
@@ -429,6 +444,23 @@ export class Socket extends Duplex {
       this.#rt.stats.recvRearms++;
       this.#armRecv();
     }
+  }
+
+  static #releaseHeldOf(socket: Socket): void {
+    socket.#releaseHeld();
+  }
+
+  /** Delivers what a throwing 'data' listener held back: chunks, then the receive's end or error if it came meanwhile. */
+  #releaseHeld(): void {
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    if (this.#fd < 0 || this.destroyed) return;
+    const last = held[held.length - 1];
+    const final = typeof last === 'number' ? last : undefined;
+    const ok = this.#pushChunks(held, final === undefined ? held.length : held.length - 1, this.#heldMore);
+    if (final === undefined) this.#afterPush(ok, this.#heldMore);
+    else this.#onRecvEnd(final);
   }
 
   #onRecv(res: number, flags: number): void {
@@ -460,10 +492,27 @@ export class Socket extends Duplex {
     if (res > 0) {
       this.#bytesRead += res;
       this.#touch();
-      this.#pushChunks(scratch, chunks, more);
+    }
+    const held = this.#held;
+    if (held !== null && (res >= 0 || !isRetry(res, rt))) {
+      // Behind chunks a throwing listener held back: in order, on the next tick.
+      for (let i = 0; i < chunks; i++) held.push(scratch[i]);
+      scratch.length = 0;
+      if (res <= 0) held.push(res);
+      this.#heldMore = more;
+      return;
+    }
+    if (res > 0) {
+      this.#afterPush(this.#pushChunks(scratch, chunks, more), more);
       return;
     }
     scratch.length = 0;
+    this.#onRecvEnd(res);
+  }
+
+  /** A receive that brought no data: the peer's end (0), a retry (ECANCELED, ENOBUFS, a refused feature), or an error. */
+  #onRecvEnd(res: number): void {
+    const rt = this.#rt;
     if (res === 0) {
       this.#eof = true;
       this.#onEof();
