@@ -71,7 +71,12 @@
 #define URING_ASYNC_CANCEL_ALL (1U << 0)
 #define URING_ASYNC_CANCEL_ANY (1U << 2)
 #define URING_CQE_F_MORE (1U << 1)
+#define URING_CQE_F_NOTIF (1U << 3)
 #define DRIVER_USER_DATA_LIMIT (1ULL << 52)
+/* Set in the user_data of driver ops whose result is a new file descriptor
+ * (open, socket, accept; src/driver/driver.ts FD_RESULT): such a CQE reaped
+ * here was never seen by JavaScript, so nobody else can close its fd. */
+#define DRIVER_FD_RESULT (1ULL << 51)
 /* How long a teardown waits for the kernel to give back a thread's memory. */
 #define TEARDOWN_DEADLINE_NS (10LL * 1000 * 1000 * 1000)
 
@@ -110,7 +115,8 @@ typedef struct guard {
   void *sq_map, *cq_map; /* our own mappings of the ring regions (the same pages JavaScript maps) */
   size_t sq_len, cq_len;
   uint32_t sq_head, sq_tail, cq_head, cq_tail, cq_mask, cqes, cqe_size;
-  int32_t *outstanding;
+  int32_t *outstanding;  /* [0]: driver ops until their last CQE; [1] (if present): of those, zero-copy sends waiting only for their notification */
+  int has_notif_count;
   napi_ref outstanding_ref;
   int released;
   env_state_t *st;
@@ -662,6 +668,17 @@ static int64_t now_ns(void) {
 /* Gives the kernel's hold on the guarded ring's memory back: submits what
  * JavaScript published, cancels everything, and waits for the final CQE of
  * every request in flight (see the contract at the top of this file). */
+/* Requests the teardown must wait for. A zero-copy send that waits only for
+ * its notification is not among them: the kernel holds references to the
+ * pages it sends from, and the driver makes such sends only on the main
+ * thread, whose teardown is the process's exit (no memory is reused after
+ * it). Its notification can wait for a peer that never reads. */
+static int32_t drain_left(guard_t *g) {
+  int32_t n = __atomic_load_n(g->outstanding, __ATOMIC_ACQUIRE);
+  if (g->has_notif_count) n -= __atomic_load_n(g->outstanding + 1, __ATOMIC_ACQUIRE);
+  return n;
+}
+
 static void guard_drain(guard_t *g) {
   if (g->released || !g->outstanding) return;
   volatile uint32_t *sq_head = (uint32_t *)((char *)g->sq_map + g->sq_head);
@@ -672,7 +689,7 @@ static void guard_drain(guard_t *g) {
   char *cqes = (char *)g->cq_map + g->cqes;
   uint32_t unconsumed = __atomic_load_n(sq_tail, __ATOMIC_ACQUIRE) - __atomic_load_n(sq_head, __ATOMIC_ACQUIRE);
   if (unconsumed) syscall(__NR_io_uring_enter, g->ring_fd, unconsumed, 0, 0, NULL, 0);
-  if (__atomic_load_n(g->outstanding, __ATOMIC_ACQUIRE) <= 0) return;
+  if (drain_left(g) <= 0) return;
   /* struct io_uring_sync_cancel_reg: addr, fd, flags, timeout {sec, nsec}, opcode, pad. */
   struct {
     uint64_t addr;
@@ -687,23 +704,28 @@ static void guard_drain(guard_t *g) {
   struct { int64_t tv_sec, tv_nsec; } ts = {0, 50 * 1000 * 1000};
   struct { uint64_t sigmask; uint32_t sigmask_sz, min_wait_usec; uint64_t ts; } arg = {0, 0, 0, (uint64_t)(uintptr_t)&ts};
   int64_t deadline = now_ns() + TEARDOWN_DEADLINE_NS;
-  while (__atomic_load_n(g->outstanding, __ATOMIC_ACQUIRE) > 0) {
+  while (drain_left(g) > 0) {
     uint32_t head = __atomic_load_n(cq_head, __ATOMIC_RELAXED);
     uint32_t tail = __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE);
     for (; head != tail; head++) {
       char *cqe = cqes + (size_t)(head & mask) * g->cqe_size;
       uint64_t user_data;
       uint32_t flags;
+      int32_t res;
       memcpy(&user_data, cqe, 8);
+      memcpy(&res, cqe + 8, 4);
       memcpy(&flags, cqe + 12, 4);
-      if (user_data < DRIVER_USER_DATA_LIMIT && !(flags & URING_CQE_F_MORE))
+      if (user_data < DRIVER_USER_DATA_LIMIT && (user_data & DRIVER_FD_RESULT) && res >= 0) close(res);
+      if (user_data < DRIVER_USER_DATA_LIMIT && !(flags & URING_CQE_F_MORE)) {
         __atomic_sub_fetch(g->outstanding, 1, __ATOMIC_RELEASE);
+        if ((flags & URING_CQE_F_NOTIF) && g->has_notif_count) __atomic_sub_fetch(g->outstanding + 1, 1, __ATOMIC_RELEASE);
+      }
     }
     __atomic_store_n(cq_head, head, __ATOMIC_RELEASE);
-    if (__atomic_load_n(g->outstanding, __ATOMIC_ACQUIRE) <= 0) break;
+    if (drain_left(g) <= 0) break;
     if (now_ns() > deadline) {
       fprintf(stderr, "uring: %d io_uring request(s) of an exiting thread did not complete within 10 s; "
-                      "their memory may still be written by the kernel\n", (int)*g->outstanding);
+                      "their memory may still be written by the kernel\n", (int)drain_left(g));
       break;
     }
     long ret = syscall(__NR_io_uring_enter, g->ring_fd, 0, 1, URING_ENTER_GETEVENTS | URING_ENTER_EXT_ARG,
@@ -714,7 +736,7 @@ static void guard_drain(guard_t *g) {
 
 /* guardRing(ringFd, eventFd, regions: [sqLen, cqLen, singleMmap],
  *           offsets: [sqHead, sqTail, cqHead, cqTail, cqMask, cqes, cqeSize],
- *           outstanding: Int32Array(1)) -> guard | -errno */
+ *           outstanding: Int32Array(1 or 2)) -> guard | -errno */
 static napi_value js_guard_ring(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   int64_t ring_fd, event_fd;
@@ -768,6 +790,7 @@ static napi_value js_guard_ring(napi_env env, napi_callback_info info) {
   g->cqes = off[5];
   g->cqe_size = off[6] ? off[6] : 16;
   g->outstanding = outstanding_p;
+  g->has_notif_count = outstanding_len >= 8;
   g->st = st;
   napi_value ext;
   if (napi_create_reference(env, argv[4], 1, &g->outstanding_ref) != napi_ok ||

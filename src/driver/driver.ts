@@ -47,7 +47,7 @@ import {
   type BufRing, freeBufRing as ringFreeBufRing, getProbe, invalidArgType, invalidArgValue, invalidState, outOfRange, prepCancel64, prepLinkTimeout,
   queueInit, registerBuffers as ringRegisterBuffers, registerEventfd, registerFiles as ringRegisterFiles,
   registerFilesSparse, registerFilesUpdate, registerRingFd, setupBufRing as ringSetupBufRing, unregisterBuffers as ringUnregisterBuffers,
-  unregisterFiles as ringUnregisterFiles, validateBuffer, validateInteger, type Probe, type Ring, Sqe, UringError,
+  unregisterFiles as ringUnregisterFiles, systemError, validateBuffer, validateInteger, type Probe, type Ring, Sqe, UringError,
 } from '../ring/index.js';
 import { native, type RingGuard, type Watcher } from '../ring/native.js';
 import { cqeSizeFor } from '../ring/params.js';
@@ -69,6 +69,14 @@ const SLOT_BITS = 20;
 const SLOT_SPACE = 1 << SLOT_BITS;
 /** user_data of every op is below this; the native teardown counts only such CQEs. */
 const USER_LIMIT = 2 ** 52;
+/**
+ * Set in the user_data of ops whose result is a new file descriptor (open,
+ * socket, accept): a CQE of such an op that the thread's teardown reaps
+ * (nobody in JavaScript ever saw it) has its fd closed there. The shim
+ * knows this bit (URING_FD_RESULT); generations stay below it.
+ */
+const FD_RESULT = 2 ** 51;
+const GENERATIONS = FD_RESULT / SLOT_SPACE;
 /** A link timeout's CQE carries TIMEOUT_BASE + its op's user_data. */
 const TIMEOUT_BASE = USER_LIMIT;
 /** user_data of SQEs nobody waits for (cancellations). */
@@ -86,6 +94,8 @@ export const MAX_TIMEOUT_MS = 0xffffffff;
 /** Op states. */
 const HAS_TIMEOUT = 1;
 const TIMED_OUT = 2;
+/** A zero-copy send whose data is sent; only its notification is to come (counted in #outstanding[1]). */
+const AWAITS_NOTIF = 4;
 
 const TASKRUN_FLAGS = {
   coop: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -132,7 +142,8 @@ export class Driver {
   readonly #guard: RingGuard;
   readonly #eventfd: number;
   /** Requests published to the kernel whose final CQE JavaScript has not consumed (shared with the shim). */
-  readonly #outstanding = new Int32Array(1);
+  /** [0]: ops until their last CQE; [1]: of those, zero-copy sends waiting only for their notification (read by the native teardown). */
+  readonly #outstanding = new Int32Array(2);
 
   // The op table: parallel arrays indexed by slot.
   #callbacks: (Completion<any> | undefined)[] = [];
@@ -386,7 +397,7 @@ export class Driver {
   checkFixedFile(index: number, syscall: string): void {
     const count = this.#fileTable?.userCount ?? 0;
     if (!(index >= 0 && index < count)) {
-      throw new UringError(EBADF, syscall, { explanation: `EBADF: fixed file ${index} is not registered (${count} file${count === 1 ? '' : 's'} registered with registerFiles()).` });
+      throw systemError(EBADF, syscall, { explanation: `EBADF: fixed file ${index} is not registered (${count} file${count === 1 ? '' : 's'} registered with registerFiles()).` });
     }
   }
 
@@ -482,6 +493,7 @@ export class Driver {
   }
 
   #releaseSlot(slot: number): void {
+    if (this.#state[slot] & AWAITS_NOTIF) this.#outstanding[1]--;
     this.#callbacks[slot] = undefined;
     this.#tokens[slot] = undefined;
     this.#pins[slot] = undefined;
@@ -569,12 +581,14 @@ export class Driver {
   /**
    * Registers the op written into `sqe`: its completion callback, the token
    * passed back, and what the kernel may touch (`pin`, `pin2`), kept alive
-   * until the op's last CQE. Returns the op's user_data.
+   * until the op's last CQE. `fdResult`: a non-negative result is a new file
+   * descriptor (closed by the thread's teardown if JavaScript never got the
+   * CQE). Returns the op's user_data.
    */
-  txTrack<T>(sqe: Sqe, callback: Completion<T>, token: T, pin: unknown, pin2?: unknown): number {
+  txTrack<T>(sqe: Sqe, callback: Completion<T>, token: T, pin: unknown, pin2?: unknown, fdResult = false): number {
     const slot = this.#takeSlot();
-    this.#generation = (this.#generation + 1) % 0x1_0000_0000;
-    const userData = this.#generation * SLOT_SPACE + slot;
+    this.#generation = (this.#generation + 1) % GENERATIONS;
+    const userData = this.#generation * SLOT_SPACE + slot + (fdResult ? FD_RESULT : 0);
     this.#callbacks[slot] = callback;
     this.#tokens[slot] = token;
     this.#pins[slot] = pin;
@@ -680,6 +694,22 @@ export class Driver {
     this.#unref[slot] = unref;
     this.#unrefCount += unref ? 1 : -1;
     this.#setWatching(this.#inflight > this.#unrefCount);
+  }
+
+  /**
+   * Tells the driver that a zero-copy send (IORING_OP_SEND_ZC) has posted
+   * its result and waits only for the notification that the kernel no
+   * longer needs the buffer. The op (and its buffer) stays tracked until
+   * then; the thread's native teardown does not wait for that notification,
+   * because the kernel holds references to those pages itself — which is
+   * why uring/net makes zero-copy sends only on the main thread, whose
+   * teardown is the process's exit. Unknown or finished ops are ignored.
+   */
+  awaitsNotification(userData: number): void {
+    const slot = userData % SLOT_SPACE;
+    if (this.#userData[slot] !== userData || this.#state[slot] & AWAITS_NOTIF) return;
+    this.#state[slot] |= AWAITS_NOTIF;
+    this.#outstanding[1]++;
   }
 
   /** Requests cancellation of an op (IORING_OP_ASYNC_CANCEL); its completion still arrives (usually -ECANCELED). Never throws. */

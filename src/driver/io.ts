@@ -18,7 +18,7 @@ import { S_IFDIR, S_IFREG, statxSize, statxType } from '../abi/statx.js';
 import { statx as statxLayout } from '../abi/structs.js';
 import { ERRNO } from '../abi/errno.js';
 import {
-  invalidArgType, invalidArgValue, outOfRange, UringError, validateBuffer, validateFd, validateInteger,
+  invalidArgType, invalidArgValue, outOfRange, systemError, validateBuffer, validateFd, validateInteger,
 } from '../ring/errors.js';
 import { allocAlignedBuffer } from '../ring/memory.js';
 import {
@@ -27,6 +27,7 @@ import {
   prepSymlinkat, prepUnlinkat, prepWrite, prepWriteFixed, prepWritev,
 } from '../ring/prep.js';
 import type { Sqe } from '../ring/sqe.js';
+import { holdFdForThread } from '../ring/thread-fds.js';
 import { type Completion, Driver, ECANCELED, ETIMEDOUT, MAX_TIMEOUT_MS } from './driver.js';
 
 /** Per-op options of the promise API. */
@@ -53,6 +54,8 @@ interface Pending {
   onAbort: (() => void) | undefined;
   timeout: number | undefined;
   settled: boolean;
+  /** The result is a new fd to hold for the thread from its completion on (openHeld()). */
+  holdFd: boolean;
 }
 
 const { EPERM } = ERRNO;
@@ -71,15 +74,15 @@ function abortError(signal: AbortSignal): Error {
 function opError(res: number, p: Pending): Error {
   if (res === ECANCELED && p.signal?.aborted) return abortError(p.signal);
   if (res === ETIMEDOUT && p.timeout !== undefined) {
-    return new UringError(res, p.syscall, { path: p.path, dest: p.dest, explanation: `ETIMEDOUT: the operation did not complete within its timeout (${p.timeout} ms) and was cancelled.` });
+    return systemError(res, p.syscall, { path: p.path, dest: p.dest, explanation: `ETIMEDOUT: the operation did not complete within its timeout (${p.timeout} ms) and was cancelled.` });
   }
   if (res === ECANCELED && p.driver.closing) {
-    return new UringError(res, p.syscall, { path: p.path, dest: p.dest, explanation: 'ECANCELED: the io_uring driver was closed while this operation was pending.' });
+    return systemError(res, p.syscall, { path: p.path, dest: p.dest, explanation: 'ECANCELED: the io_uring driver was closed while this operation was pending.' });
   }
   if (res === EPERM && p.driver.identityChanged) {
-    return new UringError(res, p.syscall, { path: p.path, dest: p.dest, explanation: 'EPERM: refused (ERR_URING_CREDENTIALS_CHANGED): the process changed its identity before this operation was submitted.' });
+    return systemError(res, p.syscall, { path: p.path, dest: p.dest, explanation: 'EPERM: refused (ERR_URING_CREDENTIALS_CHANGED): the process changed its identity before this operation was submitted.' });
   }
-  return new UringError(res, p.syscall, { path: p.path, dest: p.dest });
+  return systemError(res, p.syscall, { path: p.path, dest: p.dest });
 }
 
 /** Settles the promise of an op from its CQE (the one completion function of the promise API). */
@@ -87,6 +90,7 @@ function settle(res: number, p: Pending, flags: number): void {
   // The first CQE settles; an op with more to come (a zero-copy send's notification) keeps its listener until the last.
   if (!p.settled) {
     p.settled = true;
+    if (res >= 0 && p.holdFd) holdFdForThread(res);
     if (res >= 0) p.resolve(res);
     else p.reject(opError(res, p));
   }
@@ -229,8 +233,8 @@ function smallDone(s: SmallFileRead): void {
   s.driver.releaseDirectSlot(s.slot);
   let result: Buffer | null = null;
   let error: Error | null = null;
-  if (s.openRes < 0) error = new UringError(s.openRes, 'open', { path: pathText(s.path) });
-  else if (s.readRes < 0) error = new UringError(s.readRes, 'read');
+  if (s.openRes < 0) error = systemError(s.openRes, 'open', { path: pathText(s.path) });
+  else if (s.readRes < 0) error = systemError(s.readRes, 'read');
   else if (s.statRes >= 0) {
     const n = s.readRes;
     if (statxType(s.stx) === S_IFREG && n < s.len && n === statxSize(s.stx)) {
@@ -248,6 +252,10 @@ function smallDone(s: SmallFileRead): void {
 
 /** io_uring operations bound to a driver. */
 export class IO {
+  /** Set just before #submit of an op whose result is a new fd (see Driver.txTrack's fdResult); consumed by #track. */
+  #fdResultNext = false;
+  /** Set by openHeld(): the op's fd is held for the thread at completion. */
+  #holdNext = false;
   readonly driver: Driver;
   /** The error of the last promise op refused before submission (link() reports it). */
   #refusal: unknown = undefined;
@@ -293,9 +301,9 @@ export class IO {
     const promise = new Promise<number>(capture);
     const p: Pending = {
       resolve: nextResolve, reject: nextReject, driver, syscall, path, dest,
-      signal: opts?.signal, onAbort: undefined, timeout: opts?.timeout, settled: false,
+      signal: opts?.signal, onAbort: undefined, timeout: opts?.timeout, settled: false, holdFd: this.#holdNext,
     };
-    const userData = driver.txTrack(sqe, settleCompletion, p, pin, pin2);
+    const userData = driver.txTrack(sqe, settleCompletion, p, pin, pin2, this.#fdResultNext);
     if (p.timeout !== undefined) driver.txLinkTimeout(sqe, userData, p.timeout);
     if (p.signal) {
       const onAbort = (): void => driver.cancel(userData);
@@ -403,7 +411,7 @@ export class IO {
       validateFd(fd);
       validateInteger(length, 'len', 0, TWO_53);
       const checked = checkOptions(opts);
-      if (!this.driver.supports(IORING_OP_FTRUNCATE)) throw new UringError(ERRNO.EOPNOTSUPP, 'ftruncate', { explanation: 'EOPNOTSUPP: this kernel has no IORING_OP_FTRUNCATE (Linux 6.9+).' });
+      if (!this.driver.supports(IORING_OP_FTRUNCATE)) throw systemError(ERRNO.EOPNOTSUPP, 'ftruncate', { explanation: 'EOPNOTSUPP: this kernel has no IORING_OP_FTRUNCATE (Linux 6.9+).' });
       return this.#submit('ftruncate', undefined, null, undefined, checked, undefined, prepFtruncate, fd, length);
     } catch (e) {
       return this.#refuse(e);
@@ -412,6 +420,7 @@ export class IO {
 
   /** openat(2) (IORING_OP_OPENAT), always with O_CLOEXEC. Resolves to the new fd. */
   open(path: PathArg, flags: number, mode: number | string = 0o666, opts?: OpOptions & { dirfd?: number }): Promise<number> {
+    this.#fdResultNext = true; // read by #track inside #submit; cleared however the call ends
     try {
       this.driver.assertUsable();
       const p = toPathBuffer(path);
@@ -422,7 +431,21 @@ export class IO {
       return this.#submit('open', pathText(path), p, undefined, checked, undefined, prepOpenat, dirfd, p, (flags | LINUX.O_CLOEXEC) >>> 0, m);
     } catch (e) {
       return this.#refuse(e);
+    } finally {
+      this.#fdResultNext = false;
+      this.#holdNext = false;
     }
+  }
+
+  /**
+   * open(), with the new fd held for this thread from the moment its CQE is
+   * delivered (ring/thread-fds.ts): if the thread exits before the caller
+   * closes it, its teardown does. The caller must release it
+   * (releaseFdOfThread) before closing it. For uring/fs's FileHandles.
+   */
+  openHeld(path: PathArg, flags: number, mode: number | string = 0o666, opts?: OpOptions & { dirfd?: number }): Promise<number> {
+    this.#holdNext = true;
+    return this.open(path, flags, mode, opts);
   }
 
   /** close(2) (IORING_OP_CLOSE). */

@@ -58,23 +58,33 @@ function symbolNamed(symbols: symbol[], name: string): symbol {
   return s;
 }
 
-/** Node's FileHandle class and the private symbols of its reference count, from a file node:fs opens itself. */
-async function nodeInternals(): Promise<Internals> {
-  if (internals) return internals;
-  const probe = await nodeFsp.open(fileURLToPath(import.meta.url), 'r');
-  try {
-    const Base = probe.constructor as NodeFileHandleClass;
-    const proto = Object.getOwnPropertySymbols(Base.prototype);
-    internals = {
-      Base,
-      kRef: symbolNamed(proto, 'kRef'),
-      kUnref: symbolNamed(proto, 'kUnref'),
-      kClosePromise: symbolNamed(Object.getOwnPropertySymbols(probe), 'kClosePromise'),
-    };
-  } finally {
-    await probe.close();
-  }
-  return internals;
+let probing: Promise<Internals> | null = null;
+
+/**
+ * Node's FileHandle class and the private symbols of its reference count,
+ * from a file node:fs opens itself — once per thread, however many opens
+ * race to be first (each probe is a node:fs open in the thread pool, and one
+ * still in flight when a worker exits is an fd node never closes).
+ */
+function nodeInternals(): Promise<Internals> {
+  if (internals) return Promise.resolve(internals);
+  probing ??= (async () => {
+    const probe = await nodeFsp.open(fileURLToPath(import.meta.url), 'r');
+    try {
+      const Base = probe.constructor as NodeFileHandleClass;
+      const proto = Object.getOwnPropertySymbols(Base.prototype);
+      internals = {
+        Base,
+        kRef: symbolNamed(proto, 'kRef'),
+        kUnref: symbolNamed(proto, 'kUnref'),
+        kClosePromise: symbolNamed(Object.getOwnPropertySymbols(probe), 'kClosePromise'),
+      };
+    } finally {
+      await probe.close();
+    }
+    return internals;
+  })();
+  return probing;
 }
 
 /** Closes what was collected without close(), as node does for its own FileHandles. */
@@ -85,8 +95,13 @@ const collected = new FinalizationRegistry<number>((fd) => {
       'using FileHandle.prototype.close(). In the future, an error will be thrown if a file descriptor is closed during garbage collection.',
     'DeprecationWarning', 'DEP0137',
   );
+  // Released and closed in one step: an asynchronous close could be lost if the thread exits before it runs.
   releaseFdOfThread(fd);
-  fs.close(fd, () => {});
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed by other means: nothing to do, as node's own GC close
+  }
 });
 
 /**

@@ -22,7 +22,7 @@ import type { Abortable } from 'node:events';
 import type { Stream } from 'node:stream';
 import { statx as SX } from '../abi/structs.js';
 import { BlockPool } from '../ring/blocks.js';
-import { holdFdForThread, releaseFdOfThread } from '../ring/thread-fds.js';
+import { releaseFdOfThread } from '../ring/thread-fds.js';
 import type { IO } from '../driver/io.js';
 import { backend, readyIo, resolveBackend } from './backend.js';
 import { isUringFileHandle, makeFileHandle, readAll, writeAll, writeFileArgs } from './filehandle.js';
@@ -76,8 +76,7 @@ export async function open(path: PathLike, flags?: OpenMode, mode?: Mode): Promi
   let io = readyIo();
   if (io === undefined) io = await ring();
   if (!io) return nodeFsp.open(path, flags, mode);
-  const fd = await io.open(p as string, flagsNumber, m);
-  holdFdForThread(fd); // before the first await: a worker terminated from here on still closes it
+  const fd = await io.openHeld(p as string, flagsNumber, m); // held from its CQE on: a worker that exits from here on still closes it
   return makeFileHandle(fd, currentRing);
 }
 
@@ -102,8 +101,7 @@ export async function readFile(path: PathLike | NodeFileHandle, options?: ReadFi
     const data = await io.readSmallFile(p as string);
     if (data !== null) return opts.encoding ? data.toString(opts.encoding) : data;
   }
-  const fd = await io.open(p as string, flags, 0o666);
-  holdFdForThread(fd);
+  const fd = await io.openHeld(p as string, flags, 0o666);
   return closeAfter(readAll(io, fd, opts), () => closeHeld(io, fd));
 }
 
@@ -139,14 +137,13 @@ async function writeWith(path: PathLike | NodeFileHandle, data: unknown, options
   const p = getValidatedPath(path);
   checkAborted(args.options.signal);
   const flags = stringToFlags(args.options.flag || defaults.flag);
-  const fd = await io.open(p as string, flags, parseFileMode(args.options.mode, 'mode', 0o666));
-  holdFdForThread(fd);
+  const fd = await io.openHeld(p as string, flags, parseFileMode(args.options.mode, 'mode', 0o666));
   let op = writeAll(io, fd, args.data, args.options.signal, args.options.encoding);
   if (args.flush) op = op.then(() => io.fsync(fd, false)).then(() => undefined);
   return closeAfter(op, () => closeHeld(io, fd));
 }
 
-/** Closes an fd of holdFdForThread(), released first (see ring/thread-fds.ts). */
+/** Closes an fd of openHeld(), released first (see ring/thread-fds.ts). */
 function closeHeld(io: IO, fd: number): Promise<unknown> {
   releaseFdOfThread(fd);
   return io.close(fd);

@@ -30,6 +30,7 @@
  * buffer filled between two reaps), the data stays in the socket, the pool
  * grows (up to recvBuffersMax) and the receive is re-armed: no byte is lost.
  */
+import { isMainThread } from 'node:worker_threads';
 import {
   IORING_CQE_F_BUF_MORE, IORING_FEAT_RECVSEND_BUNDLE, IORING_OP, IOU_PBUF_RING_INC,
 } from '../abi/constants.js';
@@ -328,6 +329,9 @@ export class Runtime {
     const f = this.features;
     for (const name of OPTIONAL_FEATURES) if (off.has(name)) f.disable(name, `switched off by URING_NET_DISABLE`);
     if (!driver.supports(IORING_OP.IORING_OP_SEND_ZC)) f.disable('send-zc', 'the kernel has no IORING_OP_SEND_ZC (probe)');
+    // The kernel sends a zero-copy buffer's pages until the peer has them. A worker's memory is reused once it
+    // exits, and the peer may never read: the pages could go out with someone else's data in them.
+    else if (!isMainThread) f.disable('send-zc', 'worker thread: zero-copy sends only on the main thread (a worker\'s memory is reused after it exits, while the kernel may still send from it)');
     if (!(driver.features & IORING_FEAT_RECVSEND_BUNDLE)) f.disable('bundle', 'the kernel does not report IORING_FEAT_RECVSEND_BUNDLE');
     this.zcThreshold = tuning.zeroCopyThreshold;
     this.pool = f.bufRing ? this.#makePool() : null;

@@ -253,7 +253,7 @@ export class Server extends EventEmitter {
       try {
         const sqe = d.txSqe();
         prepSocket(sqe, domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0);
-        d.txTrack(sqe, Server.#onSocketCqe, ctx, null);
+        d.txTrack(sqe, Server.#onSocketCqe, ctx, null, undefined, true); // the result is a new socket fd
         d.txCommit();
       } catch (e) {
         d.txRollback(mark);
@@ -485,7 +485,7 @@ export class Server extends EventEmitter {
         const sqe = d.txSqe();
         if (multishot) prepMultishotAccept(sqe, fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
         else prepAccept(sqe, fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        this.#acceptUd = d.txTrack(sqe, Server.#onAcceptCqe, this, null);
+        this.#acceptUd = d.txTrack(sqe, Server.#onAcceptCqe, this, null, undefined, true); // each result is a new socket fd
         d.txCommit();
       } catch (e) {
         d.txRollback(mark);

@@ -184,13 +184,13 @@ const noop = (): void => {};
 const ignore = (): void => {};
 
 /** Submits one SQE (filled by `fill`) as a driver op; returns its user_data, or 0 with `onError` called if the driver refused. */
-function submit<T>(d: Driver, fill: (sqe: Sqe) => void, cb: (res: number, token: T, flags: number) => void, token: T, pin: unknown, linkTimeoutMs?: number): number {
+function submit<T>(d: Driver, fill: (sqe: Sqe) => void, cb: (res: number, token: T, flags: number) => void, token: T, pin: unknown, linkTimeoutMs?: number, fdResult = false): number {
   d.assertUsable();
   const mark = d.txBegin();
   try {
     const sqe = d.txSqe();
     fill(sqe);
-    const ud = d.txTrack(sqe, cb, token, pin);
+    const ud = d.txTrack(sqe, cb, token, pin, undefined, fdResult);
     if (linkTimeoutMs !== undefined) d.txLinkTimeout(sqe, ud, linkTimeoutMs);
     d.txCommit();
     return ud;
@@ -237,6 +237,8 @@ interface WriteReq {
   zc: boolean;
   /** SEND_ZC: the result of the send CQE, acted upon at the notification. */
   zcRes: number;
+  /** SEND_ZC: the send CQE came, the notification has not. */
+  awaitsNotif: boolean;
 }
 
 interface TimerToken {
@@ -601,7 +603,7 @@ export class Socket extends Duplex {
       return;
     }
     this.#bytesDispatched += total;
-    const req: WriteReq = { cb, bufs, total, done: 0, zc: false, zcRes: 0 };
+    const req: WriteReq = { cb, bufs, total, done: 0, zc: false, zcRes: 0, awaitsNotif: false };
     this.#write = req;
     this.#sendMore(req);
   }
@@ -670,6 +672,9 @@ export class Socket extends Duplex {
       }
       if ((flags & IORING_CQE_F_MORE) !== 0) {
         req.zcRes = res; // the notification follows; the write completes then
+        req.awaitsNotif = true;
+        s.#rt.driver.awaitsNotification(s.#writeUd);
+        if (s.#fd < 0 || s.destroyed) s.#endZcWrite();
         return;
       }
       if (res === EOPNOTSUPP) {
@@ -689,6 +694,20 @@ export class Socket extends Duplex {
       }
     }
     s.#onSent(req, res);
+  }
+
+  /**
+   * A destroyed socket's zero-copy send that waits only for its notification
+   * (which may wait for a peer that never reads): its callback runs now, as
+   * node:net's would, and the op no longer holds the event loop. The op, and
+   * so its buffer, stays tracked until the notification.
+   */
+  #endZcWrite(): void {
+    const req = this.#write!;
+    this.#rt.driver.setOpRef(this.#writeUd, false);
+    this.#writeUd = 0;
+    this.#write = null;
+    req.cb(null);
   }
 
   #onSent(req: WriteReq, res: number): void {
@@ -770,7 +789,8 @@ export class Socket extends Duplex {
       this.#recv = RECV_CANCELLING;
       d.cancel(this.#recvUd);
     } else if (this.#recv === RECV_CANCELLING) d.cancel(this.#recvUd);
-    if (this.#writeUd) d.cancel(this.#writeUd);
+    if (this.#write?.awaitsNotif) this.#endZcWrite();
+    else if (this.#writeUd) d.cancel(this.#writeUd);
     if (this.#opUd) d.cancel(this.#opUd);
     const emitClose = (): void => {
       this.#closing = false;
@@ -972,7 +992,7 @@ export class Socket extends Duplex {
     this.#connectReq = req;
     const domain = req.addressType === 0 ? AF_UNIX : req.addressType === 6 ? AF_INET6 : AF_INET;
     try {
-      this.#opUd = submit(this.#rt.driver, (sqe) => prepSocket(sqe, domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0), Socket.#onSocketCqe, { s: this, req }, null);
+      this.#opUd = submit(this.#rt.driver, (sqe) => prepSocket(sqe, domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0), Socket.#onSocketCqe, { s: this, req }, null, undefined, true);
     } catch (e) {
       process.nextTick(() => this.destroy(e as Error));
     }

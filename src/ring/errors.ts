@@ -86,6 +86,31 @@ export class UringError extends Error {
   }
 }
 
+/**
+ * A failed operation as Node reports one (its uvException): a plain `Error`
+ * (stacks read "Error: ENOENT: …") whose message is "CODE: description,
+ * syscall 'path' -> 'dest'", with `errno`, `code`, `syscall`, `path`, `dest`
+ * in Node's order, so it prints and compares like node:fs's. An
+ * `explanation` (what this library knows and Node would not say) follows on
+ * a second line of the message and is kept as a non-enumerable property.
+ */
+export function systemError(errno: number, syscall: string, details: { path?: string; dest?: string; explanation?: string } = {}): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  let message = `${code}: ${errnoMessage(errno)}, ${syscall}`;
+  if (details.path !== undefined) message += ` '${details.path}'`;
+  if (details.dest !== undefined) message += ` -> '${details.dest}'`;
+  if (details.explanation) message += `\n${details.explanation}`;
+  const err = new Error(message) as NodeJS.ErrnoException & { dest?: string; explanation?: string };
+  Error.captureStackTrace(err, systemError);
+  err.errno = -Math.abs(errno);
+  err.code = code;
+  err.syscall = syscall;
+  if (details.path !== undefined) err.path = details.path;
+  if (details.dest !== undefined) err.dest = details.dest;
+  if (details.explanation) Object.defineProperty(err, 'explanation', { value: details.explanation, writable: true, configurable: true });
+  return err;
+}
+
 type NodeCode =
   | 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_STATE' | 'ERR_METHOD_NOT_IMPLEMENTED'
   | 'ERR_FS_FILE_TOO_LARGE' | 'ERR_FS_INVALID_SYMLINK_TYPE'

@@ -402,3 +402,27 @@ test('a write from a resizable ArrayBuffer (which the ring refuses) is sent as n
   assert.equal(await received, 'helloabc');
   server.close();
 });
+
+test('destroy() during a zero-copy send to a peer that does not read: the write callbacks run at once and the process can exit', { skip: skip || (info.features?.['send-zc'] !== true && 'no SEND_ZC here'), timeout: 30_000 }, async () => {
+  // The peer: this process, accepting into the kernel's backlog and never reading (runChild blocks this thread).
+  const peer = nodeNet.createServer((s) => s.pause());
+  peer.listen(0, '127.0.0.1');
+  await once(peer, 'listening');
+  const port = (peer.address() as nodeNet.AddressInfo).port;
+  const r = runChild(`
+    import net from ${JSON.stringify(distUrl('net/index.js'))};
+    const t0 = Date.now();
+    const seen = [];
+    const c = net.connect(${port}, '127.0.0.1', () => {
+      c.write(Buffer.alloc(8 << 20, 1), (e) => seen.push('write1 ' + (e ? e.code : 'ok')));
+      c.write(Buffer.alloc(1000, 2), (e) => seen.push('write2 ' + (e ? e.code : 'ok')));
+      setTimeout(() => c.destroy(), 300);
+    });
+    c.on('error', () => {});
+    c.on('close', () => seen.push('close'));
+    process.on('exit', () => console.log(JSON.stringify({ seen, zc: net.stats?.zcSends })));
+  `, { timeout: 15_000 });
+  peer.close();
+  assert.equal(r.status, 0, `the client did not exit while the peer held its data: ${r.stderr || 'timeout'}`);
+  assert.deepEqual(r.json.seen, ['write1 ok', 'write2 ERR_STREAM_DESTROYED', 'close']);
+});
