@@ -302,9 +302,14 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
       this.#io = io;
     }
 
+    /** The ring for a call on `h`; null (node's own method, which rejects such a call as node does) when `h` is no FileHandle of ours. */
+    static #ringOf(h: unknown): IO | null {
+      return typeof h === 'object' && h !== null && #io in h ? (h as FileHandle).#io() : null;
+    }
+
     /** filehandle.read(buffer, offset?, length?, position?), read(buffer, options) or read(options). */
     override read(bufferOrParams?: unknown, offset?: unknown, length?: unknown, position?: unknown): Promise<any> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null || isResizableView(bufferOrParams) || isResizableView((bufferOrParams as { buffer?: unknown } | null)?.buffer)) return super.read(bufferOrParams as any, offset as any, length as any, position as any);
       return fsCall(this, 'read', async (fd) => {
         let buffer = bufferOrParams as ArrayBufferView;
@@ -336,7 +341,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     }
 
     override readv(buffers: unknown, position?: unknown): Promise<any> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null || (Array.isArray(buffers) && buffers.some(isResizableView))) return super.readv(buffers as any, position as any);
       return fsCall(this, 'readv', async (fd) => {
         validateBufferArray(buffers);
@@ -348,7 +353,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
 
     /** filehandle.write(buffer, offset?, length?, position?), write(buffer, options) or write(string, position?, encoding?). */
     override write(buffer: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<any> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null || isResizableView(buffer)) return super.write(buffer as any, offsetOrOptions as any, length as any, position as any);
       return fsCall(this, 'write', async (fd) => {
         if ((buffer as ArrayBufferView | undefined)?.byteLength === 0) return { bytesWritten: 0, buffer };
@@ -377,7 +382,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     }
 
     override writev(buffers: unknown, position?: unknown): Promise<any> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null || (Array.isArray(buffers) && buffers.some(isResizableView))) return super.writev(buffers as any, position as any);
       return fsCall(this, 'writev', async (fd) => {
         validateBufferArray(buffers);
@@ -389,7 +394,7 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     }
 
     override stat(options: { bigint?: boolean } = { bigint: false }): Promise<any> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null) return super.stat(options as any);
       return fsCall(this, 'fstat', async (fd): Promise<Stats | BigIntStats> => {
         const stx = new Uint8Array(SX.size);
@@ -399,19 +404,19 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     }
 
     override sync(): Promise<void> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null) return super.sync();
       return fsCall(this, 'fsync', async (fd) => void (await io.fsync(fd, false)));
     }
 
     override datasync(): Promise<void> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null) return super.datasync();
       return fsCall(this, 'fdatasync', async (fd) => void (await io.fsync(fd, true)));
     }
 
     override truncate(len: unknown = 0): Promise<void> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null) return super.truncate(len as any);
       return fsCall(this, 'ftruncate', async (fd) => {
         const n = Math.max(0, validateInteger(len, 'len'));
@@ -437,13 +442,13 @@ function defineFileHandle({ Base, kClosePromise }: Internals): new (fd: number, 
     }
 
     override readFile(options?: unknown): Promise<any> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null) return super.readFile(options as any);
       return fsCall(this, 'readFile', (fd) => readAll(io, fd, getOptions(options, { flag: 'r' })));
     }
 
     override writeFile(data: unknown, options?: unknown): Promise<void> {
-      const io = this.#io();
+      const io = FileHandle.#ringOf(this);
       if (io === null) return super.writeFile(data as any, options as any);
       return fsCall(this, 'writeFile', (fd) => {
         const args = writeFileArgs(data, options, { encoding: 'utf8', mode: 0o666, flag: 'w', flush: false });

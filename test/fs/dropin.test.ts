@@ -42,6 +42,15 @@ async function outcome(fn: () => Promise<unknown>): Promise<unknown> {
 }
 
 const behaviours: Record<string, (m: Api) => Promise<unknown>> = {
+  'FileHandle methods called on another object reject as node\'s do': async (m) => {
+    const fh: AnyHandle = await m.open(file);
+    const out: unknown[] = [];
+    for (const name of ['stat', 'read', 'readv', 'write', 'writev', 'readFile', 'writeFile', 'sync', 'datasync', 'truncate']) {
+      out.push(await outcome(() => (fh as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name].call({})));
+    }
+    await fh.close();
+    return out;
+  },
   'a system error is a plain Error with code, errno, syscall, path': (m) => m.readFile(path.join(dir, 'missing')),
   'FileHandle is an EventEmitter that emits close': async (m) => {
     const fh: AnyHandle = await m.open(file);
