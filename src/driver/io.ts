@@ -183,6 +183,8 @@ function checkOptions(opts: OpOptions | undefined): OpOptions | undefined {
   }
   if (fixedFile !== undefined && typeof fixedFile !== 'boolean') throw invalidArgType('options.fixedFile', 'of type boolean', fixedFile);
   if (signal?.aborted) throw abortError(signal);
+  // Options that carry only offset/length (the facade's reads) need no snapshot: nothing is allocated for them.
+  if (signal === undefined && timeout === undefined && fixedFile === undefined) return undefined;
   return { signal, timeout, fixedFile };
 }
 

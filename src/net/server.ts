@@ -30,7 +30,7 @@ import {
 import { errnoException, errors, uvExceptionWithHostPort } from './errors.js';
 import { runtime, type Runtime } from './runtime.js';
 import { inetSockaddr, type InetAddress, unixSockaddr } from './sockaddr.js';
-import { isPipeName, kAdopt, normalizeArgs, Socket, sockName, validatePort } from './socket.js';
+import { isPipeName, kAdopt, normalizeArgs, Socket, sockName, submit, validatePort } from './socket.js';
 
 const { ECANCELED, EINVAL, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EAGAIN, EINTR, EADDRINUSE, EOPNOTSUPP } = ERRNO;
 
@@ -248,17 +248,8 @@ export class Server extends EventEmitter {
   #open(ctx: ListenCtx, domain: number): void {
     const d = this.#rt!.driver;
     try {
-      d.assertUsable();
-      const mark = d.txBegin();
-      try {
-        const sqe = d.txSqe();
-        prepSocket(sqe, domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0);
-        d.txTrack(sqe, Server.#onSocketCqe, ctx, null, undefined, true); // the result is a new socket fd
-        d.txCommit();
-      } catch (e) {
-        d.txRollback(mark);
-        throw e;
-      }
+      // The result is a new socket fd.
+      submit(d, (sqe) => prepSocket(sqe, domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0), Server.#onSocketCqe, ctx, null, undefined, true);
     } catch (e) {
       this.#state = CLOSED;
       process.nextTick(() => this.emit('error', e));
@@ -432,17 +423,7 @@ export class Server extends EventEmitter {
     };
     const d = this.#rt!.driver;
     try {
-      d.assertUsable();
-      const mark = d.txBegin();
-      try {
-        const sl = d.txSqe();
-        prepListen(sl, fd, ctx.backlog);
-        d.txTrack(sl, Server.#onStepCqe, { ctx, i: 0 } satisfies ListenStep, null);
-        d.txCommit();
-      } catch (e) {
-        d.txRollback(mark);
-        throw e;
-      }
+      submit(d, (sqe) => prepListen(sqe, fd, ctx.backlog), Server.#onStepCqe, { ctx, i: 0 } satisfies ListenStep, null);
     } catch (e) {
       this.#state = CLOSED;
       process.nextTick(() => this.emit('error', e));
@@ -455,17 +436,7 @@ export class Server extends EventEmitter {
     releaseFdOfThread(fd);
     const d = this.#rt!.driver;
     try {
-      d.assertUsable();
-      const mark = d.txBegin();
-      try {
-        const sqe = d.txSqe();
-        prepClose(sqe, fd);
-        d.txTrack(sqe, () => {}, null, null);
-        d.txCommit();
-      } catch (e) {
-        d.txRollback(mark);
-        throw e;
-      }
+      submit(d, (sqe) => prepClose(sqe, fd), () => {}, null, null);
     } catch {
       native.close(fd);
     }
@@ -479,18 +450,9 @@ export class Server extends EventEmitter {
     const fd = this.#fd;
     const multishot = rt.features.multishotAccept;
     try {
-      d.assertUsable();
-      const mark = d.txBegin();
-      try {
-        const sqe = d.txSqe();
-        if (multishot) prepMultishotAccept(sqe, fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        else prepAccept(sqe, fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        this.#acceptUd = d.txTrack(sqe, Server.#onAcceptCqe, this, null, undefined, true); // each result is a new socket fd
-        d.txCommit();
-      } catch (e) {
-        d.txRollback(mark);
-        throw e;
-      }
+      const prep = multishot ? prepMultishotAccept : prepAccept;
+      // Each result is a new socket fd.
+      this.#acceptUd = submit(d, (sqe) => prep(sqe, fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC), Server.#onAcceptCqe, this, null, undefined, true);
     } catch (e) {
       this.emit('error', e);
       return;

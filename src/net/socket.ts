@@ -48,11 +48,6 @@ const RECV_CANCELLING = 2;
 /** Chunks (and, last, a receive's final result) held back behind a throwing 'data' listener. */
 type HeldList = Array<Buffer | number>;
 
-/** Results of a receive that only re-arm it (no data, no end): handled at once even behind held chunks. */
-function isRetry(res: number, rt: Runtime): boolean {
-  return res === ECANCELED || res === ENOBUFS || (res === EINVAL && (rt.features.recvBudget || rt.features.bundle || (rt.features.multishotRecv && rt.pool !== null)));
-}
-
 /** A chunk the ring may send from: one over a resizable ArrayBuffer (which the ring refuses: it could shrink in flight) is copied, as node:net's write would have read it at this moment. */
 function sendable(chunk: Buffer): Buffer {
   return (chunk.buffer as { resizable?: boolean }).resizable === true ? Buffer.from(chunk) : chunk;
@@ -183,8 +178,8 @@ const noop = (): void => {};
 /** An op nobody waits for the result of (socket options). */
 const ignore = (): void => {};
 
-/** Submits one SQE (filled by `fill`) as a driver op; returns its user_data, or 0 with `onError` called if the driver refused. */
-function submit<T>(d: Driver, fill: (sqe: Sqe) => void, cb: (res: number, token: T, flags: number) => void, token: T, pin: unknown, linkTimeoutMs?: number, fdResult = false): number {
+/** Submits one SQE (filled by `fill`) as a driver op, one transaction (rolled back if anything throws); returns its user_data. */
+export function submit<T>(d: Driver, fill: (sqe: Sqe) => void, cb: (res: number, token: T, flags: number) => void, token: T, pin: unknown, linkTimeoutMs?: number, fdResult = false): number {
   d.assertUsable();
   const mark = d.txBegin();
   try {
@@ -494,9 +489,14 @@ export class Socket extends Duplex {
     if (res > 0) {
       this.#bytesRead += res;
       this.#touch();
+    } else {
+      scratch.length = 0;
+      chunks = 0;
+      // Retries re-arm at once, even behind held chunks: they bring no data and end nothing.
+      if (this.#retryRecv(res)) return;
     }
     const held = this.#held;
-    if (held !== null && (res >= 0 || !isRetry(res, rt))) {
+    if (held !== null) {
       // Behind chunks a throwing listener held back: in order, on the next tick.
       for (let i = 0; i < chunks; i++) held.push(scratch[i]);
       scratch.length = 0;
@@ -504,47 +504,39 @@ export class Socket extends Duplex {
       this.#heldMore = more;
       return;
     }
-    if (res > 0) {
-      this.#afterPush(this.#pushChunks(scratch, chunks, more), more);
-      return;
-    }
-    scratch.length = 0;
-    this.#onRecvEnd(res);
+    if (res > 0) this.#afterPush(this.#pushChunks(scratch, chunks, more), more);
+    else this.#onRecvEnd(res);
   }
 
-  /** A receive that brought no data: the peer's end (0), a retry (ECANCELED, ENOBUFS, a refused feature), or an error. */
-  #onRecvEnd(res: number): void {
+  /** A receive that only has to be re-armed (ECANCELED, ENOBUFS, a feature the kernel refused): handled, true; else false. */
+  #retryRecv(res: number): boolean {
     const rt = this.#rt;
-    if (res === 0) {
-      this.#eof = true;
-      this.#onEof();
-      return;
-    }
     if (res === ECANCELED) {
       if (this.#readWanted && !this.#eof) this.#armRecv();
-      return;
+      return true;
     }
     if (res === ENOBUFS) {
       // Every buffer of the ring was filled before this receive got one; the bytes are still in the socket.
       rt.stats.enobufs++;
       rt.pool?.onEmpty();
       if (this.#readWanted) this.#armRecv();
-      return;
+      return true;
     }
+    if (res !== EINVAL) return false;
     // EINVAL on a receive: the kernel refuses one of the optional features; drop them one at a time, newest first.
-    if (res === EINVAL && rt.features.recvBudget && rt.features.multishotRecv) {
-      rt.features.disable('recv-budget', 'the kernel refused a byte budget on a multishot receive (EINVAL)');
-      if (this.#readWanted) this.#armRecv();
-      return;
-    }
-    if (res === EINVAL && rt.features.bundle) {
-      rt.features.disable('bundle', 'the kernel refused IORING_RECVSEND_BUNDLE on a receive (EINVAL)');
-      if (this.#readWanted) this.#armRecv();
-      return;
-    }
-    if (res === EINVAL && rt.features.multishotRecv && rt.pool) {
-      rt.features.disable('multishot-recv', 'the kernel refused IORING_RECV_MULTISHOT (EINVAL)');
-      if (this.#readWanted) this.#armRecv();
+    if (rt.features.recvBudget && rt.features.multishotRecv) rt.features.disable('recv-budget', 'the kernel refused a byte budget on a multishot receive (EINVAL)');
+    else if (rt.features.bundle) rt.features.disable('bundle', 'the kernel refused IORING_RECVSEND_BUNDLE on a receive (EINVAL)');
+    else if (rt.features.multishotRecv && rt.pool) rt.features.disable('multishot-recv', 'the kernel refused IORING_RECV_MULTISHOT (EINVAL)');
+    else return false;
+    if (this.#readWanted) this.#armRecv();
+    return true;
+  }
+
+  /** A receive that ended the stream: the peer's end (0) or an error. */
+  #onRecvEnd(res: number): void {
+    if (res === 0) {
+      this.#eof = true;
+      this.#onEof();
       return;
     }
     this.destroy(errnoException(res, 'read'));

@@ -51,6 +51,15 @@ export interface SetupRequest {
   params: ResolvedParams;
 }
 
+/** Node's wording of a system error, "CODE: description, syscall 'path' -> 'dest'", and an explanation on a line of its own. */
+function systemMessage(code: string, errno: number, syscall: string, details: { path?: string; dest?: string; explanation?: string }): string {
+  let message = `${code}: ${errnoMessage(errno)}, ${syscall}`;
+  if (details.path !== undefined) message += ` '${details.path}'`;
+  if (details.dest !== undefined) message += ` -> '${details.dest}'`;
+  if (details.explanation) message += `\n${details.explanation}`;
+  return message;
+}
+
 /** A failed io_uring syscall or operation, shaped like Node's system errors. */
 export class UringError extends Error {
   /** 'ENOMEM', 'EINVAL', … */
@@ -69,11 +78,7 @@ export class UringError extends Error {
 
   constructor(errno: number, syscall: string, details: UringErrorDetails = {}) {
     const code = errnoName(errno);
-    let message = `${code}: ${errnoMessage(errno)}, ${syscall}`;
-    if (details.path !== undefined) message += ` '${details.path}'`;
-    if (details.dest !== undefined) message += ` -> '${details.dest}'`;
-    if (details.explanation) message += `\n${details.explanation}`;
-    super(message);
+    super(systemMessage(code, errno, syscall, details));
     // Node's system errors are plain `Error`s by name (stacks read "Error: ENOENT: …"); instanceof UringError still holds.
     this.code = code;
     this.errno = -Math.abs(errno);
@@ -96,11 +101,7 @@ export class UringError extends Error {
  */
 export function systemError(errno: number, syscall: string, details: { path?: string; dest?: string; explanation?: string } = {}): NodeJS.ErrnoException {
   const code = errnoName(errno);
-  let message = `${code}: ${errnoMessage(errno)}, ${syscall}`;
-  if (details.path !== undefined) message += ` '${details.path}'`;
-  if (details.dest !== undefined) message += ` -> '${details.dest}'`;
-  if (details.explanation) message += `\n${details.explanation}`;
-  const err = new Error(message) as NodeJS.ErrnoException & { dest?: string; explanation?: string };
+  const err = new Error(systemMessage(code, errno, syscall, details)) as NodeJS.ErrnoException & { dest?: string; explanation?: string };
   Error.captureStackTrace(err, systemError);
   err.errno = -Math.abs(errno);
   err.code = code;
